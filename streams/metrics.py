@@ -1,0 +1,44 @@
+"""Every Prometheus metric the worker exports, in one place.
+
+Label values are bounded sets (topics, event types, channels, templates, error
+classes, rules); never an order id, address or card key.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import Counter, Gauge, Histogram
+
+VERSION = "0.1.0"
+
+EVENTS = Counter("ordercast_events_consumed", "Lifecycle events consumed",
+                 ["topic", "event_type"])
+ROUTED = Counter("ordercast_notifications_routed", "Notification requests routed",
+                 ["template", "category", "priority", "channel"])
+DELIVERIES = Counter("ordercast_deliveries", "Final delivery outcomes",
+                     ["channel", "provider", "status"])
+ATTEMPTS = Counter("ordercast_delivery_attempts", "Provider calls by outcome",
+                   ["channel", "provider", "outcome"])
+LATENCY = Histogram(
+    "ordercast_delivery_latency_seconds",
+    "From the order event's occurred_at to provider acceptance",
+    ["channel"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+)
+RETRIES = Counter("ordercast_retries", "Sends scheduled for retry", ["channel", "attempt"])
+DEAD_LETTERS = Counter("ordercast_dead_letters", "Messages dead-lettered",
+                       ["channel", "error_class"])
+FALLBACKS = Counter("ordercast_fallbacks", "Urgent notifications re-sent on another channel",
+                    ["from_channel", "to_channel"])
+LIMITER_WAITS = Counter("ordercast_rate_limiter_waits", "Sends that waited for a token",
+                        ["provider"])
+LIMITER_WAIT_SECONDS = Counter("ordercast_rate_limiter_wait_seconds",
+                               "Seconds spent waiting for tokens", ["provider"])
+DEDUP_HITS = Counter("ordercast_dedup_hits", "Duplicates suppressed", ["stage"])
+AMBIGUOUS = Counter("ordercast_ambiguous_resends",
+                    "Sends in flight at a crash, re-sent after restart", ["channel"])
+RISK_ALERTS = Counter("ordercast_risk_alerts", "Risk alerts raised", ["rule"])
+LAG = Gauge("ordercast_consumer_lag", "Messages behind the log end", ["topic", "partition"])
+BUILD = Gauge("ordercast_build_info", "Build information", ["version", "python"])
+BUILD.labels(VERSION, platform.python_version()).set(1)
