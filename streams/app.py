@@ -8,11 +8,13 @@ import faust
 from . import settings as cfg
 
 _k, _w = cfg.kafka(), cfg.worker()
+(_w.data_dir / _w.app_id).mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
     _w.app_id,
     broker=f"kafka://{_k.bootstrap}",
     store=_w.store,
+    datadir=str(_w.data_dir / _w.app_id),
     origin="streams",
     autodiscover=["streams.router", "streams.web"],
     topic_partitions=_k.partitions,

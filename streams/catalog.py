@@ -108,3 +108,12 @@ INTERNAL = (
 
 TOPICS: tuple[TopicSpec, ...] = LIFECYCLE + INTERNAL
 BY_NAME = {t.name: t for t in TOPICS}
+
+
+def full_name(name: str, prefix: str | None = None) -> str:
+    """The topic's name on the broker: the configured prefix + catalog name."""
+    if prefix is None:
+        from . import settings
+
+        prefix = settings.kafka().topic_prefix
+    return prefix + name

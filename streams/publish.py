@@ -17,7 +17,7 @@ from schemas.codec import REGISTRY
 from schemas.exceptions import EncodeError
 
 from . import settings as cfg
-from .catalog import LIFECYCLE
+from .catalog import LIFECYCLE, full_name
 from .exceptions import PublishError
 
 TOPIC_BY_TYPE = {spec.schema: spec.name for spec in LIFECYCLE}
@@ -87,7 +87,7 @@ def producer(bootstrap: str | None = None, **extra: Any) -> Producer:
 
 
 def publish(items: Iterable[Prepared | Rejected], bootstrap: str | None = None,
-            timeout: float = 60.0, progress=None) -> Report:
+            timeout: float = 60.0, progress=None, prefix: str | None = None) -> Report:
     report = Report()
     failures: list[str] = []
 
@@ -102,7 +102,8 @@ def publish(items: Iterable[Prepared | Rejected], bootstrap: str | None = None,
             continue
         while True:
             try:
-                prod.produce(item.topic, item.value, item.key, on_delivery=delivered)
+                prod.produce(full_name(item.topic, prefix), item.value, item.key,
+                             on_delivery=delivered)
                 break
             except BufferError:  # local queue full: let it drain
                 prod.poll(0.1)

@@ -12,11 +12,11 @@ from schemas.exceptions import DecodeError
 
 from . import deadletter, metrics
 from .app import app
-from .catalog import EVENTS_DLT, LIFECYCLE, TopicSpec
+from .catalog import EVENTS_DLT, LIFECYCLE, TopicSpec, full_name
 
 log = logging.getLogger(__name__)
 
-events_dlt = app.topic(EVENTS_DLT, key_type=bytes, value_type=bytes,
+events_dlt = app.topic(full_name(EVENTS_DLT), key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw")
 
 
@@ -39,7 +39,7 @@ async def handle(record: Record, event: EventT) -> None:
 
 
 def _agent_for(spec: TopicSpec):
-    topic = app.topic(spec.name, key_type=bytes, value_type=bytes,
+    topic = app.topic(full_name(spec.name), key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
 
     async def route(stream):

@@ -23,6 +23,8 @@ class KafkaSettings(BaseSettings):
     model_config = _config("ORDERCAST_KAFKA_")
     bootstrap: str = "127.0.0.1:19092"
     partitions: int = 8
+    # Namespaces every topic, e.g. "staging." or a test run's own prefix.
+    topic_prefix: str = ""
 
 
 class StackSettings(BaseSettings):
@@ -53,6 +55,7 @@ class WorkerSettings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     store: str = "memory://"  # rocksdb:// for large tables
+    data_dir: Path = ROOT / ".var" / "faust"
     ses_sender: str = "noreply@ordercast.example"
     link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")
     link_base_url: str = "http://127.0.0.1:6066"

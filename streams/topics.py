@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
 from . import settings as cfg
-from .catalog import TOPICS, TopicSpec
+from .catalog import TOPICS, TopicSpec, full_name
 from .exceptions import StackError
 
 
@@ -24,8 +24,9 @@ def admin(bootstrap: str | None = None) -> AdminClient:
 
 
 def apply(specs: tuple[TopicSpec, ...] = TOPICS, bootstrap: str | None = None,
-          timeout: float = 30.0) -> list[Change]:
+          timeout: float = 30.0, prefix: str | None = None) -> list[Change]:
     """Create missing topics, grow partitions, align configs. Never deletes or shrinks."""
+    specs = tuple(replace(s, name=full_name(s.name, prefix)) for s in specs)
     client = admin(bootstrap)
     try:
         md = client.list_topics(timeout=timeout)
