@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 from botocore.config import Config
 
@@ -30,16 +28,23 @@ def _local_credentials(endpoint_url: str | None) -> dict[str, str]:
     return {}
 
 
+def emulator_credentials() -> None:
+    """Give boto3 dummy keys when it talks to a loopback emulator and the
+    environment has none; real AWS keeps the standard credential chain."""
+    import os
+
+    endpoint = cfg.aws().endpoint_url or ""
+    if endpoint.startswith(("http://127.", "http://localhost")):
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
 def sender_addresses() -> list[str]:
-    senders = {cfg.worker().ses_sender}
+    from .merchants import load_merchants
+
     path = cfg.worker().merchants_file
-    if path.is_file():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        rows = data.values() if isinstance(data, dict) else data
-        for row in rows:
-            if isinstance(row, dict) and row.get("sender"):
-                senders.add(row["sender"])
-    return sorted(senders)
+    merchants = load_merchants(path if path.is_file() else None)
+    return sorted({cfg.worker().ses_sender, *(m.sender_email for m in merchants.values())})
 
 
 def verify_senders(endpoint_url: str, senders: list[str] | None = None) -> list[str]:

@@ -59,9 +59,9 @@ def service_of(request: web.BaseRequest, body: bytes) -> str:
         return "sms-voice"
     if request.path.startswith("/v2/email"):
         return "ses"
-    host = request.host.split(".")[0]
-    if host in ("email", "sns"):
-        return "ses" if host == "email" else "sns"
+    host = {"email": "ses", "sns": "sns"}.get(request.host.split(".")[0])
+    if host:
+        return host
     action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
     if action:
         return "sns" if action in ("Publish", "CreateTopic", "Subscribe") else "ses"
@@ -142,7 +142,7 @@ class FaultProxy:
 
     async def _reset(self, request: web.Request) -> web.Response:
         self.reset()
-        return web.json_response(asdict(self.fault))
+        return await self._stats(request)
 
     async def _proxy(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -170,7 +170,7 @@ class FaultProxy:
                 reply = {k: v for k, v in upstream.headers.items()
                          if k.lower() not in _HOP_BY_HOP}
                 return web.Response(status=upstream.status, headers=reply, body=payload)
-        except aiohttp.ClientError as exc:
+        except aiohttp.ClientError as exc:  # upstream down: say so, as a gateway would
             return web.Response(status=502, text=f"upstream failed: {type(exc).__name__}")
 
     async def start(self) -> str:

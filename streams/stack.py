@@ -7,6 +7,7 @@ files); the Kafka jars are cached under ~/.cache/ordercast/ across clones.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -203,10 +204,8 @@ def stop(name: str, timeout: float = 30.0) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def status() -> dict[str, str]:

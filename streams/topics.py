@@ -31,7 +31,8 @@ def apply(specs: tuple[TopicSpec, ...] = TOPICS, bootstrap: str | None = None,
     try:
         md = client.list_topics(timeout=timeout)
     except KafkaException as exc:
-        raise StackError(f"cannot reach Kafka at {bootstrap or cfg.kafka().bootstrap}: {exc}") from None
+        where = bootstrap or cfg.kafka().bootstrap
+        raise StackError(f"cannot reach Kafka at {where}: {exc}") from None
     replicas = max(1, len(md.brokers))
     changes: list[Change] = []
     new = [NewTopic(s.name, num_partitions=s.partitions,

@@ -28,7 +28,9 @@ Semantics (``reference_alerts`` in bench/risk_data.py checks them by brute force
   the key's windows have expired.
 
 State stays bounded: at most ``(size + grace) / step + 1`` windows, each with
-at most ``threshold - 1`` members, 10 merchant ids and 10 order ids.  A key
+at most ``threshold - 1`` members, 10 merchant ids and 10 order ids.  Keep the
+states as ``KeyState`` objects in the table (a faust codec over
+``dumps``/``loads``); ``observe`` also accepts the ``to_dict`` form.  A key
 that goes quiet keeps its last state until the caller deletes it; use
 ``expires_at`` in a periodic sweep.
 """
@@ -36,6 +38,8 @@ that goes quiet keeps its last state until the caller deletes it; use
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,61 +49,81 @@ MAX_MERCHANTS = 10
 MAX_ORDERS = 10
 NEVER = -(1 << 62)
 
+# A window below the threshold holds the tuple of members it counted (event ids,
+# or emails for "distinct" rules); an alerted one holds its count as an int; a
+# gap between open windows holds None.
+Window = tuple[str, ...] | int | None
+
 
 class KeyState:
     """Open windows and alert context for one key.
 
-    ``windows`` maps window start (epoch ms) to the list of members counted so
-    far while below the threshold, or to an int count once the window alerted.
+    The windows are consecutive: ``windows[i]`` is the window starting at
+    ``start + i * step`` (a list and one int cost far less than a dict for the
+    usual key that has one open window).
     """
 
-    __slots__ = ("windows", "newest", "first_seen", "merchants", "orders")
+    __slots__ = ("step", "start", "windows", "newest", "first_seen", "merchants", "orders")
 
     def __init__(
         self,
-        windows: dict[int, list[str] | int] | None = None,
+        step: int = 0,
+        start: int = NEVER,
+        windows: list[Window] | None = None,
         newest: int = NEVER,
         first_seen: int = NEVER,
-        merchants: list[str] | None = None,
-        orders: list[str] | None = None,
+        merchants: tuple[str, ...] = (),
+        orders: tuple[str, ...] = (),
     ) -> None:
-        self.windows = {} if windows is None else windows
+        self.step = step  # ms between window starts, as the rule said when they were opened
+        self.start = start  # epoch ms of windows[0]
+        self.windows = [] if windows is None else windows
         self.newest = newest  # highest occurred_at observed
         self.first_seen = first_seen  # lowest occurred_at of the current episode
-        self.merchants = [] if merchants is None else merchants
-        self.orders = [] if orders is None else orders
+        self.merchants = merchants  # first MAX_MERCHANTS of the episode
+        self.orders = orders  # latest MAX_ORDERS of the episode
 
-    def alerted(self, window_start: int) -> bool:
-        return type(self.windows.get(window_start)) is int
+    def window(self, window_start: int, rule: RiskRule) -> Window:
+        i, r = divmod(window_start - self.start, self.step or rule.step_ms)
+        return self.windows[i] if not r and 0 <= i < len(self.windows) else None
 
-    def count(self, window_start: int) -> int:
-        w = self.windows.get(window_start, 0)
-        return w if type(w) is int else len(w)
+    def count(self, window_start: int, rule: RiskRule) -> int:
+        w = self.window(window_start, rule)
+        return 0 if w is None else w if type(w) is int else len(w)
+
+    def alerted(self, window_start: int, rule: RiskRule) -> bool:
+        return type(self.window(window_start, rule)) is int
 
     def to_dict(self) -> dict[str, Any]:
         """Compact, JSON-ready form for the table changelog."""
-        return {
-            "w": [[s, w] for s, w in self.windows.items()],
-            "n": self.newest,
-            "f": self.first_seen,
-            "m": self.merchants,
-            "o": self.orders,
-        }
+        return {"p": self.step, "s": self.start, "w": self.windows, "n": self.newest,
+                "f": self.first_seen, "m": self.merchants, "o": self.orders}
 
     __json__ = to_dict  # faust's JSON codec serialises objects through __json__
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KeyState:
         return cls(
-            {s: list(w) if type(w) is list else w for s, w in data["w"]},
-            data["n"], data["f"], list(data["m"]), list(data["o"]),
+            data["p"], data["s"],
+            [tuple(w) if type(w) is list else w for w in data["w"]],
+            data["n"], data["f"],
+            tuple(sys.intern(m) for m in data["m"]), tuple(data["o"]),
         )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KeyState) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        return f"KeyState(windows={len(self.windows)}, newest={self.newest})"
+        return f"KeyState(start={self.start}, windows={self.windows!r}, newest={self.newest})"
+
+
+def dumps(state: KeyState) -> bytes:
+    """Changelog bytes (for a faust codec or a RocksDB-backed table)."""
+    return json.dumps(state.to_dict(), separators=(",", ":")).encode()
+
+
+def loads(data: bytes) -> KeyState:
+    return KeyState.from_dict(json.loads(data))
 
 
 def observe(
@@ -112,25 +136,38 @@ def observe(
     """Count ``event`` for ``key`` under ``rule``.  ``state`` may be None (new
     key) or the dict form a table recovered from its changelog.  Mutates and
     returns the state, plus the risk_alert records raised (usually none)."""
+    member = event.event_id if rule.kind == "count" else event.email
+    t = event.occurred_at
+    size, step = rule.size_ms, rule.step_ms
     if state is None:
+        if member is not None and rule.threshold > 1:  # the common case, made cheap
+            last = t - t % step
+            first = last - (size - 1 - t % step) // step * step
+            return KeyState(
+                step, first, [(member,)] * ((last - first) // step + 1), t, t,
+                (sys.intern(event.merchant_id),),
+                () if event.order_id is None else (event.order_id,),
+            ), []
         state = KeyState()
     elif type(state) is not KeyState:
         state = KeyState.from_dict(state)  # type: ignore[arg-type]
-    member = event.event_id if rule.kind == "count" else event.email
     if member is None:
         return state, []
-    t = event.occurred_at
-    size = rule.size_ms
     windows = state.windows
+    if state.step != step:
+        windows.clear()  # a new key, or the rule's window changed since the state was written
+        state.step = step
     if t > state.newest:
         state.newest = t
         horizon = t - rule.grace_ms - size  # windows starting before this are gone
-        if windows:
-            for s in [s for s in windows if s < horizon]:
-                del windows[s]
+        if windows and state.start < horizon:
+            drop = -((state.start - horizon) // step)  # ceil((horizon - start) / step)
+            while drop < len(windows) and windows[drop] is None:
+                drop += 1
+            del windows[:drop]
+            state.start += drop * step
     else:
         horizon = state.newest - rule.grace_ms - size
-    step = rule.step_ms
     last = t - t % step
     low = t - size + 1 if t - size + 1 > horizon else horizon
     if last < low:
@@ -138,41 +175,47 @@ def observe(
     first = last - (last - low) // step * step
 
     if not windows:  # a new episode
+        state.start = first
         state.first_seen = t
-        state.merchants.clear()
-        state.orders.clear()
+        state.merchants = state.orders = ()
     elif t < state.first_seen:
         state.first_seen = t
-    merchants = state.merchants
-    if event.merchant_id not in merchants and len(merchants) < MAX_MERCHANTS:
-        merchants.append(event.merchant_id)
+    if first < state.start:  # a late event opening earlier windows
+        windows[:0] = [None] * ((state.start - first) // step)
+        state.start = first
+    lo = (first - state.start) // step
+    end = (last - state.start) // step + 1
+    if end > len(windows):
+        windows.extend([None] * (end - len(windows)))
+    merchant_id = event.merchant_id
+    if merchant_id not in state.merchants and len(state.merchants) < MAX_MERCHANTS:
+        state.merchants += (sys.intern(merchant_id),)
     order_id = event.order_id
     if order_id is not None and order_id not in state.orders:
-        state.orders.append(order_id)
-        if len(state.orders) > MAX_ORDERS:
-            del state.orders[0]
+        state.orders = (*state.orders[1 - MAX_ORDERS:], order_id)
 
     fired: list[int] = []
     threshold = rule.threshold
-    for s in range(first, last + 1, step):
-        w = windows.get(s)
+    for i in range(lo, end):
+        w = windows[i]
         if w is None:
             if threshold == 1:
-                windows[s] = 1
-                fired.append(s)
+                windows[i] = 1
+                fired.append(i)
             else:
-                windows[s] = [member]
-        elif type(w) is list:
+                windows[i] = (member,)
+        elif type(w) is tuple:
             if member not in w:
-                w.append(member)
-                if len(w) >= threshold:
-                    windows[s] = threshold
-                    fired.append(s)
+                if len(w) + 1 >= threshold:
+                    windows[i] = threshold
+                    fired.append(i)
+                else:
+                    windows[i] = (*w, member)
         elif rule.kind == "count":
-            windows[s] = w + 1
+            windows[i] = w + 1
     if not fired:
         return state, []
-    return state, [_alert(rule, key, s, state, raised_at) for s in fired]
+    return state, [_alert(rule, key, state.start + i * step, state, raised_at) for i in fired]
 
 
 def _alert(rule: RiskRule, key: str, start: int, state: KeyState, raised_at: int

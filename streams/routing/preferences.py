@@ -109,7 +109,8 @@ def quiet_until(now_ms: int, quiet: tuple[time, time] | None, tz: str) -> int | 
     if not inside:
         return None
     end_local = datetime.combine(end_day, end, tzinfo=zone)
-    # An end time inside a spring-forward gap resolves forward; never before now.
+    # An end inside a spring-forward gap reads with the pre-gap offset (PEP 495
+    # fold=0), i.e. later on the wall clock: quiet runs longer, never shorter.
     return max(int(end_local.astimezone(UTC).timestamp() * 1000), now_ms)
 
 

@@ -35,7 +35,7 @@ from .variables import variables_for
 
 __all__ = ["RULES", "Rule", "UnroutableEvent", "notification_id", "route", "rule_for"]
 
-TX, SECURITY, SYSTEM, MARKETING = "transaction", "account_security", "system", "marketing"
+TX, SEC, SYS, MKT = "transaction", "account_security", "system", "marketing"
 URGENT, IMPORTANT, NORMAL = "urgent", "important", "normal"
 BUYER, OPERATORS = "buyer", "operators"
 
@@ -50,35 +50,45 @@ class Rule:
     priority: str
     recipients: tuple[str, ...] = (BUYER,)
     recall: bool = False  # a payment-failure recall: one per order per window
-    note: str = ""
 
 
-# event type (schema short name)  sub-kind (kind / stage)
+B, BO, OPS = (BUYER,), (BUYER, OPERATORS), (OPERATORS,)  # recipients
+_ROWS = [
+    # event type           sub-kind            template                     cat. priority   to
+    # -- orders: order_created only arms payment_reminder; logistics_update re-arms
+    #    logistics_delay (timers.py); neither notifies at once
+    ("order_created",       None,               None,                        TX,  NORMAL,    ()),
+    ("payment_succeeded",   None,               "payment_succeeded",         TX,  URGENT,    BO),
+    ("payment_failed",      None,               "payment_failed",            TX,  IMPORTANT, B),
+    ("card_key_ready",      None,               "card_key_ready",            TX,  URGENT,    B),
+    ("refund",              "STARTED",          "refund_started",            TX,  IMPORTANT, B),
+    ("refund",              "COMPLETED",        "refund_completed",          TX,  IMPORTANT, B),
+    ("order_exception",     "OUT_OF_STOCK",     "order_out_of_stock",        TX,  URGENT,    B),
+    ("order_exception",     "PAYMENT_FAILURE",  "order_payment_failure",     TX,  IMPORTANT, B),
+    ("order_exception",     "LOGISTICS_DELAY",  "logistics_delay",           TX,  IMPORTANT, B),
+    ("order_exception",     "CANCELLED",        "order_cancelled",           TX,  URGENT,    B),
+    ("order_exception",     "ADDRESS_INVALID",  "order_address_invalid",     TX,  IMPORTANT, B),
+    ("logistics_update",    None,               None,                        TX,  NORMAL,    ()),
+    # -- account security
+    ("account_security",    "NEW_DEVICE_LOGIN", "security_new_device",       SEC, URGENT,    B),
+    ("account_security",    "FUNDS_CHANGE",     "security_funds_change",     SEC, URGENT,    B),
+    ("account_security",    "PASSWORD_CHANGED", "security_password_changed", SEC, URGENT,    B),
+    # -- shop to buyers
+    ("system_announcement", None,               "system_announcement",       SYS, NORMAL,    B),
+    ("marketing",           None,               "marketing",                 MKT, NORMAL,    B),
+    # -- timed triggers (timers.py), not schemas
+    ("payment_reminder",    None,               "payment_reminder",          TX,  IMPORTANT, B),
+    ("logistics_delay",     None,               "logistics_delay",           TX,  IMPORTANT, B),
+    # -- operators only (operators.py)
+    ("operator_order_copy", None,               "operator_order_copy",       TX,  IMPORTANT, OPS),
+    ("risk_alert",          None,               "risk_alert",                SEC, URGENT,    OPS),
+]
+# payment-failure recalls: at most one per order per RoutingConfig.recall_window_ms
+RECALLS = {("payment_failed", None), ("order_exception", "PAYMENT_FAILURE")}
+
 RULES: dict[tuple[str, str | None], Rule] = {
-    ("order_created", None):              Rule(None, TX, NORMAL, (), note="arms payment_reminder"),
-    ("payment_succeeded", None):          Rule("payment_succeeded", TX, URGENT, (BUYER, OPERATORS)),
-    ("payment_failed", None):             Rule("payment_failed", TX, IMPORTANT, recall=True),
-    ("card_key_ready", None):             Rule("card_key_ready", TX, URGENT),
-    ("refund", "STARTED"):                Rule("refund_started", TX, IMPORTANT),
-    ("refund", "COMPLETED"):              Rule("refund_completed", TX, IMPORTANT),
-    ("order_exception", "OUT_OF_STOCK"):  Rule("order_out_of_stock", TX, URGENT),
-    ("order_exception", "PAYMENT_FAILURE"): Rule("order_payment_failure", TX, IMPORTANT,
-                                                 recall=True),
-    ("order_exception", "LOGISTICS_DELAY"): Rule("logistics_delay", TX, IMPORTANT),
-    ("order_exception", "CANCELLED"):     Rule("order_cancelled", TX, URGENT),
-    ("order_exception", "ADDRESS_INVALID"): Rule("order_address_invalid", TX, IMPORTANT),
-    ("logistics_update", None):           Rule(None, TX, NORMAL, (), note="re-arms logistics_delay"),
-    ("account_security", "NEW_DEVICE_LOGIN"): Rule("security_new_device", SECURITY, URGENT),
-    ("account_security", "FUNDS_CHANGE"): Rule("security_funds_change", SECURITY, URGENT),
-    ("account_security", "PASSWORD_CHANGED"): Rule("security_password_changed", SECURITY, URGENT),
-    ("system_announcement", None):        Rule("system_announcement", SYSTEM, NORMAL),
-    ("marketing", None):                  Rule("marketing", MARKETING, NORMAL),
-    # timed triggers (timers.py), not schemas
-    ("payment_reminder", None):           Rule("payment_reminder", TX, IMPORTANT),
-    ("logistics_delay", None):            Rule("logistics_delay", TX, IMPORTANT),
-    # operator-only notifications (operators.py)
-    ("operator_order_copy", None):        Rule("operator_order_copy", TX, IMPORTANT, (OPERATORS,)),
-    ("risk_alert", None):                 Rule("risk_alert", SECURITY, URGENT, (OPERATORS,)),
+    (etype, kind): Rule(template, category, priority, to, recall=(etype, kind) in RECALLS)
+    for etype, kind, template, category, priority, to in _ROWS
 }
 
 
@@ -104,7 +114,7 @@ def _wanted_channels(rule: Rule, prefs: Preferences, merchant: MerchantConfig) -
     wanted = list(CHANNELS_BY_PRIORITY[rule.priority])
     if rule.priority == IMPORTANT and rule.category == TX and prefs.vip_tier >= 1:
         wanted.insert(0, "sms")
-    if rule.category == MARKETING and merchant.marketing_sms_enabled:
+    if rule.category == MKT and merchant.marketing_sms_enabled:
         wanted.append("sms")
     return wanted
 
@@ -134,7 +144,7 @@ def route(event: Mapping, prefs: Preferences | None, merchant: MerchantConfig, n
     locale = resolve_locale(prefs, buyer.get("locale"), merchant)
     tz = resolve_timezone(prefs, buyer.get("timezone"))
     variables = variables_for(etype, event, merchant, locale, tz)
-    if rule.category == MARKETING:
+    if rule.category == MKT:
         variables["unsubscribe"] = unsubscribe_line(locale)
     common = dict(event_id=env["event_id"], event_type=etype, occurred_at=env["occurred_at"],
                   merchant_id=env["merchant_id"], order_id=env.get("order_id"),

@@ -23,7 +23,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "card_key_ready": ("card_key_ref", "product_name", "quantity"),
     "refund": ("reason",),
     # LOGISTICS_DELAY shares its template with the timer: both give both sets
-    "order_exception": ("detail", "carrier", "tracking_no"),
+    "order_exception": ("detail", "carrier", "tracking_no", "status"),
     "logistics_update": ("carrier", "status", "tracking_no"),
     "logistics_delay": ("carrier", "status", "tracking_no", "detail"),
     "account_security": ("device", "location"),

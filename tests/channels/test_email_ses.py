@@ -19,8 +19,6 @@ from channels.exceptions import (
     Throttled,
 )
 
-from .awserrors import wire_error
-
 
 @pytest.fixture
 def channel() -> Iterator[SesEmailChannel]:
@@ -50,7 +48,8 @@ def test_subject_is_one_line(subject: str, expected: str) -> None:
 
 
 def test_request_shape(channel: SesEmailChannel) -> None:
-    kwargs = channel.request(email(subject="Paid\r\nBcc: x@example.com", reply_to="help@shop.example",
+    kwargs = channel.request(email(subject="Paid\r\nBcc: x@example.com",
+                                   reply_to="help@shop.example",
                                    tags={"template": "payment.succeeded"}))
     assert kwargs["FromEmailAddress"] == "noreply@shop.example"
     assert kwargs["Destination"] == {"ToAddresses": ["buyer@example.com"]}
@@ -127,11 +126,6 @@ def test_provider_error_is_typed(channel: SesEmailChannel) -> None:
             asyncio.run(channel.send(email()))
     assert info.value.provider_code == "TooManyRequestsException"
     assert info.value.__suppress_context__  # botocore's text (may quote the recipient) is cut
-
-
-def test_wire_error_through_the_channel_keeps_the_code() -> None:
-    err = wire_error("sesv2", 400, "SendingPausedException", "Sending paused")
-    assert err.response["Error"]["Code"] == "SendingPausedException"
 
 
 def test_send_quota_prefers_v2_get_account(channel: SesEmailChannel) -> None:

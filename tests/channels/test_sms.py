@@ -32,9 +32,8 @@ def test_e164(raw: str, region: str | None, expected: str) -> None:
     ("+999 1234 5678", "CN"), ("", "CN"),
 ])
 def test_invalid_numbers(raw: str, region: str | None) -> None:
-    with pytest.raises(InvalidAddress) as info:
+    with pytest.raises(InvalidAddress):
         e164(raw, region)
-    assert raw == "" or raw not in str(info.value) or len(raw) < 7
 
 
 def test_invalid_number_message_is_masked() -> None:

@@ -1,0 +1,153 @@
+"""Delivery agents: one per channel topic and one per retry tier.
+
+Each notification id is recorded as in flight (durably, in a changelogged
+table) before the provider call and as sent after it, so a restarted worker
+never resends what the provider accepted; only sends that were in flight at
+the instant of a crash are resent (counted in ordercast_ambiguous_resends_total).
+Retriable failures move to the channel's next retry topic; permanent ones, or
+the last retry, to its dead-letter topic; urgent ones fall back once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from faust.types import EventT
+
+from channels.exceptions import DeliveryError
+from channels.pii import mask_address
+from schemas.codec import REGISTRY
+from schemas.exceptions import DecodeError
+
+from . import dispatch, metrics, outbox
+from . import settings as cfg
+from .app import app
+from .catalog import CHANNELS, RETRY_TIERS, channel_topic, full_name, retry_topic
+from .clock import now_ms
+from .render import TemplateProblem
+from .routing import fallback_request
+
+log = logging.getLogger(__name__)
+
+INFLIGHT, SENT = "inflight", "sent"
+sends = app.Table("sends", default=None, help="notification id -> [inflight|sent, at ms]")
+
+
+def _raw_topic(name: str):
+    return app.topic(full_name(name), key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
+
+
+async def deliver(event: EventT, channel: str) -> None:
+    msg = event.message
+    info = dispatch.read_retry_headers(msg.headers) or dispatch.RetryInfo(
+        origin=(msg.topic, msg.partition, msg.offset))
+    try:
+        request = REGISTRY.decode(event.value, expect="notification_request")
+    except DecodeError as exc:
+        await outbox.dead_letter(channel, info, msg.key, event.value, exc.__class__.__name__,
+                                 str(exc), None)
+        return
+    nid = request["notification_id"]
+    status = sends.get(nid)
+    if status and status[0] == SENT:
+        metrics.DEDUP_HITS.labels("delivery").inc()
+        return
+    if status and status[0] == INFLIGHT:
+        metrics.AMBIGUOUS.labels(channel).inc()  # crashed mid-send: resend, count it
+    try:
+        sender = outbox.channel(channel)
+        message = await outbox.message_for(request)
+    except (DeliveryError, TemplateProblem) as exc:  # nothing was sent: no in-flight mark
+        await _failed(outbox.as_delivery_error(exc), request, info, event, channel, channel)
+        return
+    await outbox.durable_put(sends, msg.partition, nid, [INFLIGHT, now_ms()])
+    try:
+        receipt = await sender.send(message)
+    except DeliveryError as exc:
+        sends[nid] = None
+        await _failed(exc, request, info, event, channel, sender.provider)
+        return
+    sends[nid] = [SENT, receipt.accepted_at]
+    latency_ms = max(0, receipt.accepted_at - request["occurred_at"])
+    metrics.ATTEMPTS.labels(channel, sender.provider, "ok").inc()
+    metrics.DELIVERIES.labels(channel, sender.provider, "delivered").inc()
+    metrics.LATENCY.labels(channel).observe(latency_ms / 1000)
+    await outbox.result(request, sender.provider, "delivered", info.attempt, latency_ms,
+                        provider_message_id=receipt.provider_message_id)
+
+
+async def _failed(exc: DeliveryError, request, info: dispatch.RetryInfo, event: EventT,
+                  channel: str, provider: str) -> None:
+    msg = event.message
+    now = now_ms()
+    metrics.ATTEMPTS.labels(channel, provider,
+                            "retriable_error" if exc.retriable else "permanent_error").inc()
+    step = dispatch.after_failure(exc, request, info.attempt, cfg.worker().retry_delays_s, now)
+    first = info.first_failure_ms or now
+    where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+    if isinstance(step, dispatch.Retry):
+        nxt = dispatch.RetryInfo(info.attempt + 1, step.due_ms, first, info.origin)
+        await retry_topics[channel][step.tier].send(
+            key=msg.key, value=event.value, headers=dispatch.retry_headers(nxt, exc))
+        metrics.RETRIES.labels(channel, str(step.tier)).inc()
+        log.info("retry %d for %s order %s after %s", step.tier, where,
+                 _order(request), exc.error_class)
+        return
+    await outbox.dead_letter(channel, info, msg.key, event.value, exc.error_class, str(exc),
+                             request, first_failure_ms=first)
+    metrics.DELIVERIES.labels(channel, provider, "dead_lettered").inc()
+    await outbox.result(request, provider, "dead_lettered", info.attempt,
+                        max(0, now - request["occurred_at"]), error=exc)
+    log.warning("dead-lettered %s order %s to %s: %s: %s", where, _order(request),
+                mask_address(request["address"]), exc.error_class, exc)
+    if step.fallback:
+        fb = fallback_request(request, step.fallback)
+        await channel_topics[fb["channel"]].send(
+            key=msg.key, value=REGISTRY.encode("notification_request", fb, check=False))
+        metrics.FALLBACKS.labels(channel, fb["channel"]).inc()
+
+
+def _order(request) -> str:
+    order = request.get("order_id") or "-"
+    return order[:4] + "…" if len(order) > 4 else order  # order ids stay out of logs
+
+
+channel_topics = {ch: _raw_topic(channel_topic(ch)) for ch in CHANNELS}
+retry_topics = {ch: {t: _raw_topic(retry_topic(ch, t)) for t in range(1, RETRY_TIERS + 1)}
+                for ch in CHANNELS}
+
+
+def _agents(channel: str) -> None:
+    concurrency = cfg.aws().concurrency
+
+    async def send(stream):
+        async for event in stream.events():
+            await deliver(event, channel)
+
+    async def retry(stream):
+        async for event in stream.events():
+            info = dispatch.read_retry_headers(event.message.headers)
+            wait = ((info.due_ms if info else 0) - now_ms()) / 1000
+            if wait > 0:  # the other concurrent instances keep other partitions going
+                await asyncio.sleep(wait)
+            await deliver(event, channel)
+
+    app.agent(channel_topics[channel], name=f"streams.delivery.send_{channel}",
+              concurrency=concurrency)(_named(send, f"send_{channel}"))
+    for tier, topic in retry_topics[channel].items():
+        app.agent(topic, name=f"streams.delivery.retry_{channel}_{tier}",
+                  concurrency=concurrency)(_named(retry, f"retry_{channel}_{tier}"))
+
+
+def _named(fn, name: str):
+    async def agent(stream):
+        await fn(stream)
+
+    agent.__name__ = agent.__qualname__ = name
+    return agent
+
+
+for _ch in CHANNELS:
+    _agents(_ch)
