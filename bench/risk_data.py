@@ -3,7 +3,7 @@
 ``generate`` builds a seeded stream (sorted by occurred_at) mixing normal
 failures with attacks; ``labels[i]`` names the scenario of ``events[i]``:
 
-- normal              many buyers, IPs and emails, a failure or two each
+- normal              many buyers, IPs and emails, one to three failures each
 - card_testing_ip     one IP, many failures within minutes (one email or none)
 - card_testing_email  one email, many failures from rotating IPs
 - many_emails_ip      one IP, many distinct buyer emails within minutes
@@ -14,7 +14,7 @@ failures with attacks; ``labels[i]`` names the scenario of ``events[i]``:
 ``disorder`` turns it into an arrival order with late events and replays
 (at-least-once redelivery).  ``reference_alerts`` computes the alerts the rules
 imply by brute force: per key, per candidate window, scan the key's events in
-arrival order.  It shares no code with the engine on purpose.
+arrival order.  It shares no keying or counting code with the engine, on purpose.
 
     python -m bench.risk_data        # prints the state memory budget and observe cost
 """

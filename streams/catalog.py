@@ -75,6 +75,7 @@ PREFERENCES = "ordercast.preferences"
 RESULTS = "ordercast.delivery-results"
 INBOX = "ordercast.inbox"
 RISK_ALERTS = "ordercast.risk-alerts"
+RISK_BY_KEY = "ordercast.risk.by-key"
 
 INTERNAL = (
     TopicSpec(PREFERENCES, "preferences",
@@ -104,6 +105,8 @@ INTERNAL = (
               retention_ms=30 * DAY_MS),
     TopicSpec(RISK_ALERTS, "risk_alert", "Risk alerts for analysts",
               key="flagged value (IP or email)", retention_ms=30 * DAY_MS),
+    TopicSpec(RISK_BY_KEY, "json", "Failed-payment fields repartitioned by risk key",
+              key="rule:key", retention_ms=DAY_MS),
 )
 
 TOPICS: tuple[TopicSpec, ...] = LIFECYCLE + INTERNAL

@@ -39,6 +39,8 @@ DEDUP_HITS = Counter("ordercast_dedup_hits", "Duplicates suppressed", ["stage"])
 AMBIGUOUS = Counter("ordercast_ambiguous_resends",
                     "Sends in flight at a crash, re-sent after restart", ["channel"])
 RISK_ALERTS = Counter("ordercast_risk_alerts", "Risk alerts raised", ["rule"])
+RISK_OBSERVED = Counter("ordercast_risk_observations", "Failed payments counted per rule",
+                        ["rule"])
 LAG = Gauge("ordercast_consumer_lag", "Messages behind the log end", ["topic", "partition"])
 BUILD = Gauge("ordercast_build_info", "Build information", ["version", "python"])
 BUILD.labels(VERSION, platform.python_version()).set(1)

@@ -66,6 +66,8 @@ class WorkerSettings(BaseSettings):
     recall_window_h: float = 24.0
     dedup_ttl_h: float = 72.0
     sms_default_region: str = "CN"
+    # per-merchant risk rule overrides: {"m-1001": {"failures_per_ip": {"threshold": 20}}}
+    risk_overrides: dict[str, dict[str, dict[str, int]]] = {}
     log_level: str = "info"
 
 

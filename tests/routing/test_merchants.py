@@ -17,7 +17,7 @@ def test_example_file_loads():
     merchants = load_merchants(EXAMPLE)
     assert {"m-1001", "m-1002", "m-1003", "default"} <= set(merchants)
     assert merchants["m-1001"].sender_email == "noreply@shop-1001.example"
-    assert merchants["m-1002"].marketing_sms_enabled and merchants["m-1002"].webhook_endpoint
+    assert merchants["m-1002"].marketing_sms_enabled
     assert "VIP-YEAR" in merchants["m-1003"].sensitive_skus
 
 

@@ -1,0 +1,99 @@
+"""What every contender of a run shares: the fake provider, the children, a
+scratch directory, the run's unique topic prefix and its time budget."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .fakeprovider import FakeProvider
+from .measure import Call, Rate, steady_rate
+from .procs import BenchError, Child, Children, free_port, http_ok, wait_for
+
+
+@dataclass
+class Budget:
+    n: int  # events per contender
+    cap_s: float  # a slow contender is measured on what it sends in this time
+    latency_s: float  # length of the paced run
+    concurrency: int
+
+
+QUICK = Budget(n=3000, cap_s=8.0, latency_s=8.0, concurrency=32)
+FULL = Budget(n=10_000, cap_s=20.0, latency_s=20.0, concurrency=32)
+
+
+@dataclass
+class Bench:
+    provider: FakeProvider
+    children: Children
+    scratch: Path
+    budget: Budget
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def run_prefix(self) -> str:
+        return f"bench-{self.run_id}-"
+
+    def prefix(self, name: str) -> str:
+        return f"{self.run_prefix}{name}."
+
+    def app_id(self, name: str) -> str:
+        return f"{self.run_prefix}{name}"
+
+    def worker(self, name: str, prefix: str, app_id: str, **env: str) -> tuple[Child, int]:
+        """An ordercast worker (``python -m streams worker``) on the fake provider."""
+        port = free_port()
+        child = self.children.start(name, ["-m", "streams", "worker"], {
+            "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
+            "ORDERCAST_APP_ID": app_id,
+            "ORDERCAST_WEB_PORT": str(port),
+            "ORDERCAST_DATA_DIR": str(self.scratch / "faust"),
+            "ORDERCAST_AWS_ENDPOINT_URL": self.provider.url,
+            "ORDERCAST_AWS_SES_MAX_SEND_RATE": "1000000",
+            "ORDERCAST_AWS_SMS_MAX_SEND_RATE": "1000000",
+            "ORDERCAST_AWS_CONCURRENCY": str(self.budget.concurrency),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            **env,
+        })
+        return child, port
+
+    def wait_ready(self, workers: list[tuple[Child, int]], timeout: float = 120.0) -> None:
+        def ready() -> bool:
+            for child, port in workers:
+                child.check()
+                if not http_ok(f"http://127.0.0.1:{port}/readyz"):
+                    return False
+            return True
+
+        wait_for(ready, timeout, f"{len(workers)} worker(s) to be ready", 0.3)
+
+    def drain(self, n: int, children: list[Child], cap_s: float | None = None,
+              first_timeout: float = 90.0, idle_timeout: float = 20.0) -> tuple[Rate, list[Call]]:
+        """Wait until ``n`` calls reached the provider (or ``cap_s`` seconds
+        passed since the first), then measure the steady rate."""
+        def started() -> bool:
+            for child in children:
+                child.check()
+            return self.provider.count() > 0
+
+        wait_for(started, first_timeout, "the first provider call", 0.05)
+        begin = time.monotonic()
+        last_count, last_change = 0, begin
+        while True:
+            count = self.provider.count()
+            now = time.monotonic()
+            if count >= n or (cap_s is not None and now - begin >= cap_s):
+                break
+            if count != last_count:
+                last_count, last_change = count, now
+            elif now - last_change > idle_timeout:
+                raise BenchError(f"stalled at {count}/{n} provider calls")
+            for child in children:
+                child.check()
+            time.sleep(0.05)
+        calls = self.provider.calls()
+        return steady_rate(calls), calls

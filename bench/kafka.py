@@ -1,0 +1,102 @@
+"""Broker plumbing for bench runs: fresh topic namespaces, publishing (all at
+once or paced), consumer-group state, and removing the run's own topics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from streams import publish, topics
+from streams.catalog import full_name
+
+from .events import LIFECYCLE_TOPIC, OrderEvent
+
+
+def provision(prefix: str) -> None:
+    """The whole catalog under ``prefix`` (what a worker expects to find)."""
+    topics.apply(prefix=prefix)
+
+
+def _produce(producer: Producer, topic: str, value: bytes, key: bytes) -> None:
+    while True:
+        try:
+            producer.produce(topic, value, key)
+            return
+        except BufferError:  # local queue full: let it drain
+            producer.poll(0.05)
+
+
+def _flush(producer: Producer) -> None:
+    if producer.flush(60):
+        raise RuntimeError("bench events not acknowledged by Kafka within 60 s")
+
+
+def publish_all(prefix: str, events: Sequence[OrderEvent]) -> None:
+    topic = full_name(LIFECYCLE_TOPIC, prefix)
+    producer = publish.producer()
+    for ev in events:
+        _produce(producer, topic, ev.encode(), ev.key)
+        producer.poll(0)
+    _flush(producer)
+
+
+def publish_raw(topic: str, items: Iterable[tuple[bytes, bytes]]) -> int:
+    """(key, value) pairs to one topic; returns how many."""
+    producer = publish.producer()
+    n = 0
+    for key, value in items:
+        _produce(producer, topic, value, key)
+        producer.poll(0)
+        n += 1
+    _flush(producer)
+    return n
+
+
+def publish_paced(prefix: str, events: Sequence[OrderEvent], rate: float) -> dict[str, float]:
+    """Publish at ``rate`` events/s, each stamped with its publish time (the
+    event's occurred_at too); returns order id -> publish time (epoch s)."""
+    topic = full_name(LIFECYCLE_TOPIC, prefix)
+    producer = publish.producer()
+    published: dict[str, float] = {}
+    start = time.perf_counter()
+    for i, ev in enumerate(events):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        now = time.time()
+        _produce(producer, topic, ev.encode(occurred_at=int(now * 1000)), ev.key)
+        published[ev.order_id] = now
+        producer.poll(0)
+    _flush(producer)
+    return published
+
+
+def admin() -> AdminClient:
+    from streams.settings import kafka
+
+    return AdminClient({"bootstrap.servers": kafka().bootstrap})
+
+
+def group_members(group: str) -> int:
+    """Members of a consumer group once it is stable (0 while it rebalances)."""
+    try:
+        desc = admin().describe_consumer_groups([group], request_timeout=5)[group].result()
+    except Exception:  # not there yet
+        return 0
+    return len(desc.members) if desc.state.name == "STABLE" else 0
+
+
+def delete_run_topics(run_prefix: str) -> int:
+    """Delete the topics whose names start with this run's own prefix, and no others."""
+    client = admin()
+    names = [t for t in client.list_topics(timeout=10).topics if t.startswith(run_prefix)]
+    if names:
+        for fut in client.delete_topics(names, operation_timeout=30).values():
+            try:
+                fut.result()
+            except Exception:  # already gone: nothing to do
+                pass
+    return len(names)

@@ -1,0 +1,63 @@
+"""The ceiling: plain confluent-kafka consume and produce, bytes passed through
+untouched (no decode, no render, no provider call).
+
+    python -m bench.raw --topic IN --out OUT --group G --n N --result FILE
+
+Writes ``{"n": ..., "seconds": ..., "per_s": ...}`` to FILE: time from the
+first message consumed to the last one acknowledged by the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+
+
+def run(bootstrap: str, topic: str, out: str, group: str, n: int) -> dict[str, float]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": True})
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+                         "enable.idempotence": True})
+    consumer.subscribe([topic])
+    done, start = 0, None
+    try:
+        while done < n:
+            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+                if msg.error():
+                    continue
+                if start is None:
+                    start = time.perf_counter()
+                while True:
+                    try:
+                        producer.produce(out, msg.value(), msg.key())
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                done += 1
+            producer.poll(0)
+        if producer.flush(60):
+            raise RuntimeError("produced messages not acknowledged")
+        seconds = time.perf_counter() - (start or time.perf_counter())
+    finally:
+        consumer.close()
+    return {"n": done, "seconds": seconds, "per_s": done / seconds if seconds else 0.0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="consume + produce passthrough")
+    p.add_argument("--bootstrap", default="127.0.0.1:19092")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--group", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--result", type=Path, required=True)
+    a = p.parse_args()
+    a.result.write_text(json.dumps(run(a.bootstrap, a.topic, a.out, a.group, a.n)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The risk agent: failed payments, repartitioned by each rule's key (IP, email),
+counted in event-time windows kept in a changelogged table.
+
+Hop 1 (`risk_split`) reads payment_failed and sends one record per (rule, key)
+to the by-key topic, keyed by that key: all of one key's events meet on one
+partition, in order. Hop 2 (`risk_count`) takes them in small batches, runs the
+pure engine (streams.risk) and writes each touched key's state back once per
+batch. An alert goes out on the update that crosses the threshold, not at
+window close, with a deterministic alert id (a replay repeats the id, never
+invents a new alert), and becomes an operator email.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+
+from schemas.codec import REGISTRY
+from schemas.exceptions import DecodeError
+
+from . import context, metrics, state
+from . import settings as cfg
+from .app import app
+from .catalog import LIFECYCLE, RISK_ALERTS, RISK_BY_KEY, channel_topic, full_name
+from .clock import now_ms
+from .risk import (
+    DEFAULT_RULES,
+    EventFields,
+    KeyState,
+    RuleError,
+    build_overrides,
+    expires_at,
+    fields_of,
+    keys_for,
+    observe,
+    rule_for,
+)
+from .routing import risk_alert_requests
+
+log = logging.getLogger(__name__)
+
+
+def _raw(name: str):
+    return app.topic(full_name(name), key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
+
+
+payment_failed = _raw(next(s.name for s in LIFECYCLE if s.schema == "payment_failed"))
+by_key = _raw(RISK_BY_KEY)
+alerts_topic = _raw(RISK_ALERTS)
+email_topic = _raw(channel_topic("email"))
+risk_state = app.Table("risk-state", default=None,
+                       help="rule:key -> open windows (streams.risk.KeyState dict)")
+_watermark = {"ms": 0}  # newest event time seen here: windows expire on event time
+
+
+@lru_cache(maxsize=1)
+def overrides():
+    return build_overrides(cfg.worker().risk_overrides, DEFAULT_RULES)
+
+
+@app.agent(payment_failed, name="streams.risk_agent.risk_split")
+async def risk_split(stream):
+    async for event in stream.events():
+        try:
+            record = REGISTRY.decode(event.value, expect="payment_failed")
+        except DecodeError:
+            continue  # the router dead-letters it
+        fields = fields_of(record)
+        value = json.dumps(fields, separators=(",", ":")).encode()
+        for _rule, key in keys_for(fields, DEFAULT_RULES, overrides()):
+            await by_key.send(key=key.encode(), value=value)
+
+
+@app.agent(by_key, name="streams.risk_agent.risk_count")
+async def risk_count(stream):
+    async for events in stream.take_events(500, within=0.005):
+        touched: dict[str, tuple[int, KeyState]] = {}
+        for event in events:
+            key = event.key.decode()
+            try:
+                rule = rule_for(key, DEFAULT_RULES, overrides())
+            except RuleError:
+                continue  # the rule was removed from the configuration
+            fields = EventFields(*json.loads(event.value))
+            _watermark["ms"] = max(_watermark["ms"], fields.occurred_at)
+            current = touched[key][1] if key in touched else risk_state.data.get(key)
+            new, alerts = observe(current, rule, key, fields, now_ms())
+            touched[key] = (event.message.partition, new)
+            metrics.RISK_OBSERVED.labels(rule.name).inc()
+            for alert in alerts:
+                await _raise(alert)
+        for key, (partition, new) in touched.items():
+            # the partition rides along so the expiry sweep can write tombstones
+            state.put(risk_state, partition, key, {**new.to_dict(), "_p": partition})
+
+
+async def _raise(alert: dict) -> None:
+    await alerts_topic.send(key=alert["key_value"].encode(),
+                            value=REGISTRY.encode("risk_alert", alert, check=False))
+    metrics.RISK_ALERTS.labels(alert["rule"]).inc()
+    log.warning("risk alert %s: %d events in window starting %d", alert["rule"],
+                alert["count"], alert["window_start"])
+    merchants = context.merchants()
+    for merchant_id in alert["merchant_ids"][:3]:
+        for request in risk_alert_requests(alert, merchants[merchant_id]):
+            await email_topic.send(key=request["recipient_id"].encode(), value=REGISTRY.encode(
+                "notification_request", request, check=False))
+            metrics.ROUTED.labels(request["template"], request["category"],
+                                  request["priority"], request["channel"]).inc()
+
+
+@app.timer(interval=60.0)
+async def expire_risk_state() -> None:
+    """Delete keys whose windows all closed (on event time), keeping state bounded."""
+    horizon = _watermark["ms"] - 60_000  # margin for events still in flight
+    for key, value in list(risk_state.data.items()):
+        if value is None:
+            continue
+        try:
+            rule = rule_for(key, DEFAULT_RULES, overrides())
+        except RuleError:
+            rule = None
+        if rule is None or expires_at(value, rule) < horizon:
+            state.drop(risk_state, value["_p"], key)
