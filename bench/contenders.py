@@ -23,15 +23,20 @@ class Result:
     note: str = ""
 
 
-def raw_ceiling(b: Bench, events: list[OrderEvent]) -> Result:
+def raw_ceiling(b: Bench, events: list[OrderEvent], volume: int) -> Result:
+    """The same events, repeated up to ``volume`` messages: N alone passes
+    through in tens of milliseconds, too short to time."""
     prefix = b.prefix("raw")
     kafka.provision(prefix)
-    kafka.publish_all(prefix, events)
+    topic = full_name(LIFECYCLE_TOPIC, prefix)
+    encoded = [(ev.key, ev.encode()) for ev in events]
+    repeats = max(1, -(-volume // len(encoded)))
+    total = kafka.publish_raw(topic, (kv for _ in range(repeats) for kv in encoded))
     out = b.scratch / "raw.json"
     child = b.children.start("raw", [
-        "-m", "bench.raw", "--topic", full_name(LIFECYCLE_TOPIC, prefix),
+        "-m", "bench.raw", "--topic", topic,
         "--out", full_name(channel_topic("email"), prefix), "--group", b.app_id("raw"),
-        "--n", str(len(events)), "--result", str(out)])
+        "--n", str(total), "--result", str(out)])
     wait_for(lambda: child.proc.poll() is not None, 120, "the raw passthrough to finish", 0.1)
     child.check_exit()
     r = json.loads(out.read_text())

@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 
 def run(bootstrap: str, topic: str, out: str, group: str, n: int) -> dict[str, float]:
@@ -22,21 +22,17 @@ def run(bootstrap: str, topic: str, out: str, group: str, n: int) -> dict[str, f
                          "auto.offset.reset": "earliest", "enable.auto.commit": True})
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
                          "enable.idempotence": True})
-    consumer.subscribe([topic])
+    partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     done, start = 0, None
     try:
         while done < n:
-            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+            for msg in consumer.consume(num_messages=1000, timeout=0.1):
                 if msg.error():
                     continue
                 if start is None:
                     start = time.perf_counter()
-                while True:
-                    try:
-                        producer.produce(out, msg.value(), msg.key())
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
+                _produce(producer, out, msg)
                 done += 1
             producer.poll(0)
         if producer.flush(60):
@@ -45,6 +41,15 @@ def run(bootstrap: str, topic: str, out: str, group: str, n: int) -> dict[str, f
     finally:
         consumer.close()
     return {"n": done, "seconds": seconds, "per_s": done / seconds if seconds else 0.0}
+
+
+def _produce(producer: Producer, topic: str, msg) -> None:
+    while True:
+        try:
+            producer.produce(topic, msg.value(), msg.key())
+            return
+        except BufferError:  # local queue full: let it drain
+            producer.poll(0.05)
 
 
 def main() -> None:

@@ -18,8 +18,10 @@ RETRY_PREFIX = "ordercast.retry."
 def to_message(request: Mapping[str, Any], rendered: Rendered, sender: str) -> Message:
     nid, channel = request["notification_id"], request["channel"]
     if channel == "email":
+        # the id also rides in the HTML so a mailbox copy can be traced to its record
+        html = f"{rendered.html}\n<!-- ordercast-notification:{nid} -->\n"
         return EmailMessage(nid, request["address"], sender, rendered.subject, rendered.text,
-                            rendered.html, tags={"template": request["template"]})
+                            html, tags={"template": request["template"]})
     if channel == "sms":
         kind = "PROMOTIONAL" if request["category"] == "marketing" else "TRANSACTIONAL"
         return SmsMessage(nid, request["address"], rendered.sms, message_type=kind)

@@ -16,6 +16,9 @@ EVENTS = Counter("ordercast_events_consumed", "Lifecycle events consumed",
                  ["topic", "event_type"])
 ROUTED = Counter("ordercast_notifications_routed", "Notification requests routed",
                  ["template", "category", "priority", "channel"])
+SUPPRESSED = Counter("ordercast_notifications_suppressed",
+                     "Notifications dropped because the order's state made them stale",
+                     ["template"])
 DELIVERIES = Counter("ordercast_deliveries", "Final delivery outcomes",
                      ["channel", "provider", "status"])
 ATTEMPTS = Counter("ordercast_delivery_attempts", "Provider calls by outcome",

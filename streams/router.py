@@ -131,6 +131,8 @@ async def handle(record: Record, event: EventT) -> None:
         timers[timer.timer_id] = {**timer.to_dict(), "partition": partition}
     for request in decision.requests:
         await emit(request, partition, now)
+    for request in decision.stale:
+        metrics.SUPPRESSED.labels(request["template"]).inc()
     routed[env["event_id"]] = [now, partition]
 
 

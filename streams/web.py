@@ -1,11 +1,40 @@
-"""The worker's HTTP endpoints: Prometheus metrics and health probes."""
+"""The worker's HTTP endpoints: Prometheus metrics, health probes, the in-app
+inbox, card-key link redemption and the template preview.
+
+Inbox and redemption state lives in tables partitioned across the workers, so
+a request is answered by the worker that owns its key's partition; any other
+worker forwards it there. (faust's ``app.table_route`` hashes the key with the
+producer's metadata, which aiokafka only holds for topics already produced to,
+and its forwarding follows redirects and drops headers such as Location.)
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from faust.types import TableT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from yarl import URL
 
+from . import cardkey, context, inbox, links, preview
+from . import settings as cfg
 from .app import app
+from .clock import now_ms
+from .merchants import MerchantConfig
+from .outbox import durable_put, renderer
+from .render import TemplateProblem, UnknownTemplate, sample_variables
+
+log = logging.getLogger(__name__)
+
+FORWARDED = "X-Ordercast-Forwarded"  # set on a request sent on to the key's owner
+FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
+NO_STORE = {"Cache-Control": "no-store"}
+_hash = DefaultPartitioner()
 
 
 @app.page("/metrics")
@@ -25,3 +54,188 @@ class Ready(View):
     async def get(self, request: Request) -> Response:
         ready = app.rebalancing is False and app.consumer is not None
         return self.json({"ready": ready}, status=200 if ready else 503)
+
+
+# -- answering on the worker that owns a table key ---------------------------
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) picks for ``key``."""
+    return _hash(key.encode(), list(range(partitions)), [])
+
+
+def _owner(table: TableT, key: str) -> tuple[int, URL] | None:
+    if app.rebalancing:
+        return None
+    topic = table.changelog_topic.get_topic_name()
+    count = app.consumer.topic_partitions(topic)
+    if not count:
+        return None
+    partition = key_partition(key, count)
+    for url, topics in app.router.table_metadata(table.name).items():
+        if partition in topics.get(topic, ()):
+            return partition, URL(url)
+    return None
+
+
+def _is_me(url: URL) -> bool:
+    me = app.conf.canonical_url
+    return (url.host, url.port) == (me.host, me.port)
+
+
+def _unavailable(view: View) -> Response:
+    return view.json({"error": "unavailable", "message": "partition is moving; retry shortly"},
+                     status=503, headers={"Retry-After": "1"})
+
+
+async def _forward(view: View, request: Request, owner: URL) -> Response:
+    target = request.url.with_scheme(owner.scheme).with_host(owner.host).with_port(owner.port)
+    try:
+        async with app.http_client.request(
+                request.method, target, data=await request.read() or None,
+                headers={FORWARDED: "1"}, allow_redirects=False,
+                timeout=FORWARD_TIMEOUT) as resp:
+            body = await resp.read()
+            headers = {k: resp.headers[k] for k in ("Location", "Cache-Control",
+                                                    "Content-Security-Policy")
+                       if k in resp.headers}
+            return view.bytes(body, content_type=resp.content_type, status=resp.status,
+                              headers=headers)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("owner %s:%s did not answer: %s", owner.host, owner.port,
+                    type(exc).__name__)
+        return _unavailable(view)
+
+
+async def on_owner(view: View, request: Request, table: TableT, key: str,
+                   handle: Callable[[int], Awaitable[Response]]) -> Response:
+    """``handle(partition)`` here if this worker owns ``key``'s partition of
+    ``table``, else the owner's answer; 503 while partitions move."""
+    found = _owner(table, key)
+    if found is None:
+        return _unavailable(view)
+    partition, owner = found
+    if _is_me(owner):
+        return await handle(partition)
+    if request.headers.get(FORWARDED):  # sent here as owner, but it has moved on
+        return _unavailable(view)
+    return await _forward(view, request, owner)
+
+
+# -- in-app inbox -------------------------------------------------------------
+
+@app.page("/inbox/{recipient_id}")
+class Inbox(View):
+    async def get(self, request: Request, recipient_id: str) -> Response:
+        async def read(partition: int) -> Response:
+            return self.json(inbox.view(recipient_id, inbox.inboxes.get(recipient_id)))
+
+        return await on_owner(self, request, inbox.inboxes, recipient_id, read)
+
+
+@app.page("/inbox/{recipient_id}/{notification_id}/read")
+class InboxRead(View):
+    async def post(self, request: Request, recipient_id: str,
+                   notification_id: str) -> Response:
+        async def mark(partition: int) -> Response:
+            items = inbox.inboxes.get(recipient_id)
+            marked = inbox.mark_read(items, notification_id)
+            if marked is None:
+                return self.json({"error": "unknown_notification"}, status=404)
+            if marked != items:
+                await durable_put(inbox.inboxes, partition, recipient_id, marked)
+            return self.json({"notification_id": notification_id, "read": True,
+                              "unread": inbox.unread(marked)})
+
+        return await on_owner(self, request, inbox.inboxes, recipient_id, mark)
+
+
+# -- card-key links -------------------------------------------------------------
+
+@app.page("/k/{token}")
+class CardKeyLink(View):
+    async def get(self, request: Request, token: str) -> Response:
+        try:
+            claims = cardkey.verify(token, cfg.worker().link_secret)
+        except cardkey.CardKeyLinkError as exc:
+            return self._rejected(exc)
+
+        async def redeem(partition: int) -> Response:
+            try:
+                links.check_unused(claims)
+            except cardkey.TokenUsed as exc:
+                return self._rejected(exc)
+            table = links.redemptions
+            try:  # durable before the buyer is sent on: a restart must not reopen it
+                await durable_put(table, partition, claims.nonce,
+                                  links.redemption(claims, partition, now_ms()))
+            except (KafkaError, OSError, TimeoutError) as exc:
+                table.data.pop(claims.nonce, None)
+                log.warning("card-key redemption not recorded: %s", type(exc).__name__)
+                return _unavailable(self)
+            return self.text("", status=303, headers={
+                "Location": links.page_url(claims.card_key_ref), **NO_STORE,
+                "Referrer-Policy": "no-referrer"})
+
+        return await on_owner(self, request, links.redemptions, claims.nonce, redeem)
+
+    def _rejected(self, exc: cardkey.CardKeyLinkError) -> Response:
+        r = links.rejection(exc)
+        log.info("card-key link refused: %s", r.code)
+        return self.json({"error": r.code, "message": str(exc)}, status=r.status,
+                         headers=NO_STORE)
+
+
+# -- template preview -------------------------------------------------------------
+
+class UnknownMerchant(LookupError):
+    pass
+
+
+def _merchant(request: Request) -> MerchantConfig | None:
+    """``?merchant=ID`` previews that merchant's overrides."""
+    merchant_id = request.query.get("merchant")
+    if not merchant_id:
+        return None
+    merchants = context.merchants()
+    if merchant_id not in merchants:  # merchants[...] would answer with the default
+        raise UnknownMerchant(merchant_id)
+    return merchants[merchant_id]
+
+
+@app.page("/templates")
+class TemplateIndex(View):
+    async def get(self, request: Request) -> Response:
+        return self.html(preview.index_html(renderer()))
+
+
+@app.page("/templates/{name}")
+class TemplatePage(View):
+    async def get(self, request: Request, name: str) -> Response:
+        try:
+            return self.html(preview.template_html(renderer(), name, _merchant(request)))
+        except UnknownTemplate:
+            return self.json({"error": "unknown_template"}, status=404)
+        except UnknownMerchant:
+            return self.json({"error": "unknown_merchant"}, status=404)
+
+
+@app.page("/templates/{name}/{locale}.html")
+class TemplateEmail(View):
+    """One locale's HTML email as its own page, rendered from sample data."""
+
+    async def get(self, request: Request, name: str, locale: str) -> Response:
+        r = renderer()
+        if name not in r.list_templates() or locale not in r.locales():
+            return self.json({"error": "unknown_template"}, status=404)
+        try:
+            merchant = _merchant(request)
+            variables = sample_variables(name, locale)
+            if merchant is not None:
+                variables["merchant_name"] = merchant.name
+            out = r.render(name, locale, merchant, variables, parts=("html",))
+        except UnknownMerchant:
+            return self.json({"error": "unknown_merchant"}, status=404)
+        except TemplateProblem as exc:
+            return self.json({"error": "template_problem", "message": str(exc)}, status=500)
+        # merchant overrides are not our code: no script, no same-origin access
+        return self.html(out.html, headers={"Content-Security-Policy": "sandbox"})
