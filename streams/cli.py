@@ -114,6 +114,17 @@ def publish(
 
 
 @cli.command()
+def demo(
+    events: int = typer.Option(200, "--events", min=20, help="Sample events to publish"),
+    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds to wait"),
+) -> None:
+    """Run the worker on sample traffic and show what was delivered."""
+    from .demo import run
+
+    run(events, timeout)
+
+
+@cli.command()
 def worker(loglevel: str = typer.Option("info", "--loglevel", "-l")) -> None:
     """Run the stream-processing worker (Faust)."""
     from .worker import run

@@ -103,6 +103,9 @@ def start_kafka(timeout: float = 90.0) -> None:
     svc = services()["kafka"]
     if svc.pid() and kafka_ready(5.0):
         return
+    if svc.pid() is None and kafka_ready(2.0):
+        raise StackError(f"another broker already answers at {cfg.kafka().bootstrap}; "
+                         "stop it or set ORDERCAST_STACK_KAFKA_PORT and ORDERCAST_KAFKA_BOOTSTRAP")
     libs = kafka_libs()
     logs, _ = _paths()
     props = _server_properties()
@@ -156,6 +159,9 @@ def moto_ready() -> bool:
 
 def start_moto(timeout: float = 30.0) -> None:
     svc = services()["moto"]
+    if svc.pid() is None and moto_ready():
+        raise StackError(f"something else already answers at {moto_url()}; "
+                         "stop it or set ORDERCAST_STACK_MOTO_PORT")
     if not (svc.pid() and moto_ready()):
         exe = Path(sys.executable).with_name("moto_server")
         _spawn(svc, [str(exe), "-H", "127.0.0.1", "-p", str(cfg.stack().moto_port)])

@@ -63,23 +63,23 @@ def letters(ns: str) -> dict[str, dict]:
     email = f"{ns}{channel_topic('email')}"
     _produce(f"{ns}{dead_letter_topic('email')}", 2, [
         dead_letter_message(reqs["rejected_old"], origin_topic=email, partition=4,
-                            now=now - 3 * HOUR),
+                            key=b"order-4", now=now - 3 * HOUR),
         dead_letter_message(reqs["throttled"], origin_topic=email, partition=4,
-                            error_class="Throttling", attempts=4, now=now - HOUR),
+                            error_class="Throttling", attempts=4, key=b"order-4", now=now - HOUR),
         dead_letter_message(reqs["rejected_new"], origin_topic=f"{ns}{retry_topic('email', 1)}",
-                            partition=4, now=now - 10 * 60_000),
+                            partition=4, key=b"order-4", now=now - 10 * 60_000),
     ], key=b"order-4")
     _produce(f"{ns}{dead_letter_topic('sms')}", 1, [
         dead_letter_message(reqs["sms"], channel="sms", origin_topic=f"{ns}ordercast.notify.sms",
                             partition=1, error_class="InvalidParameter",
                             error_message="Invalid phone number +8613812345678",
-                            now=now - 5 * 60_000),
+                            key=b"order-1", now=now - 5 * 60_000),
     ], key=b"order-1")
     _produce(f"{ns}{dlq.EVENTS_DLT}", 6, [
         dead_letter_message(payload=b"\xc3\x01not avro", channel="ingest",
                             origin_topic=f"{ns}orders.created", partition=6,
                             error_class="UnknownSchema", error_message="unknown fingerprint",
-                            now=now - 2 * 60_000),
+                            key=b"order-6", now=now - 2 * 60_000),
     ], key=b"order-6")
     return reqs
 
