@@ -81,6 +81,9 @@ def producer(bootstrap: str | None = None, **extra: Any) -> Producer:
         "acks": "all",
         "linger.ms": 5,
         "compression.type": "lz4",
+        # the Java client's partitioner: events of one order land on the same
+        # partition number whichever client published them
+        "partitioner": "murmur2_random",
         **extra,
     }
     return Producer(conf)
