@@ -44,6 +44,10 @@ def _errors() -> Iterator[None]:
         raise _fail(str(exc), exc.exit_code) from None
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _console() -> Console:
     # Piped output keeps whole rows instead of wrapping at 80 columns.
     return Console() if sys.stdout.isatty() else Console(width=250)
@@ -109,7 +113,7 @@ def replay_cmd(channel: Channels = None, error_class: ErrorClasses = None,
     """Put dead letters back on their original topic, each one once."""
     with _errors():
         filters = dlq.parse_filters(channel or (), error_class or (), since, until, limit)
-        if not (dry_run or yes or sys.stdin.isatty()):
+        if not (dry_run or yes or _interactive()):
             raise dlq.BadArgument("stdin is not a terminal: pass --yes to replay, "
                                   "or --dry-run to preview")
         plan = dlq.plan_replay(filters, bootstrap=bootstrap)

@@ -20,7 +20,7 @@ from channels.pii import mask_address
 from schemas.codec import REGISTRY
 from schemas.exceptions import DecodeError
 
-from . import dispatch, metrics, outbox
+from . import dispatch, metrics, outbox, state
 from . import settings as cfg
 from .app import app
 from .catalog import CHANNELS, RETRY_TIERS, channel_topic, full_name, retry_topic
@@ -31,7 +31,8 @@ from .routing import fallback_request
 log = logging.getLogger(__name__)
 
 INFLIGHT, SENT = "inflight", "sent"
-sends = app.Table("sends", default=None, help="notification id -> [inflight|sent, at ms]")
+sends = app.Table("sends", default=None,
+                  help="notification id -> [inflight|sent, at ms, partition]")
 
 
 def _raw_topic(name: str):
@@ -62,14 +63,14 @@ async def deliver(event: EventT, channel: str) -> None:
     except (DeliveryError, TemplateProblem) as exc:  # nothing was sent: no in-flight mark
         await _failed(outbox.as_delivery_error(exc), request, info, event, channel, channel)
         return
-    await outbox.durable_put(sends, msg.partition, nid, [INFLIGHT, now_ms()])
+    await outbox.durable_put(sends, msg.partition, nid, [INFLIGHT, now_ms(), msg.partition])
     try:
         receipt = await sender.send(message)
     except DeliveryError as exc:
         sends[nid] = None
         await _failed(exc, request, info, event, channel, sender.provider)
         return
-    sends[nid] = [SENT, receipt.accepted_at]
+    sends[nid] = [SENT, receipt.accepted_at, msg.partition]
     latency_ms = max(0, receipt.accepted_at - request["occurred_at"])
     metrics.ATTEMPTS.labels(channel, sender.provider, "ok").inc()
     metrics.DELIVERIES.labels(channel, sender.provider, "delivered").inc()
@@ -151,3 +152,12 @@ def _named(fn, name: str):
 
 for _ch in CHANNELS:
     _agents(_ch)
+
+
+@app.timer(interval=300.0)
+async def expire_sends() -> None:
+    """Forget delivered ids after the dedup TTL, so the table stays bounded."""
+    cutoff = now_ms() - int(cfg.worker().dedup_ttl_h * 3_600_000)
+    for key, value in list(sends.data.items()):
+        if value and value[1] < cutoff:
+            state.drop(sends, value[2], key)

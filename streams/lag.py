@@ -1,0 +1,84 @@
+"""Consumer lag per assigned partition: ordercast_consumer_lag{topic,partition}.
+
+Lag is the partition's log end minus the group's committed offset, what
+`kafka-consumer-groups` and KEDA's Kafka scaler see. Each worker reports only the
+partitions it owns; label sets of partitions that moved to another worker are
+removed so the series stay bounded. Only catalog topics are reported (table
+changelogs are replayed on recovery, never committed); the label is the catalog
+name, as in ordercast_events_consumed_total.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from aiokafka.errors import KafkaError
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
+
+from . import metrics
+from .app import app
+from .catalog import TOPICS, full_name
+
+log = logging.getLogger(__name__)
+
+Labels = tuple[str, str]
+
+
+def partition_lags(assigned: Iterable[TP], catalog: Mapping[str, str],
+                   log_end: Mapping[TP, int], committed: Mapping[TP, int | None],
+                   earliest: Mapping[TP, int]) -> dict[Labels, int]:
+    """Lag for every assigned catalog partition whose log end is known.
+
+    `catalog` maps broker topic names to catalog names; a partition with nothing
+    committed yet is behind by everything still in the log (its earliest offset on).
+    """
+    out: dict[Labels, int] = {}
+    for tp in assigned:
+        name = catalog.get(tp.topic)
+        end = log_end.get(tp)
+        if name is None or end is None:
+            continue
+        start = committed.get(tp)
+        if start is None:
+            start = earliest.get(tp, 0)
+        out[(name, str(tp.partition))] = max(0, end - start)
+    return out
+
+
+def _catalog() -> dict[str, str]:
+    return {full_name(spec.name): spec.name for spec in TOPICS}
+
+
+_reported: set[Labels] = set()
+
+
+def publish(lags: Mapping[Labels, int]) -> None:
+    """Set the gauge to `lags` and drop label sets no longer in it."""
+    for labels in _reported - lags.keys():
+        metrics.LAG.remove(*labels)
+    for labels, value in lags.items():
+        metrics.LAG.labels(*labels).set(value)
+    _reported.clear()
+    _reported.update(lags)
+
+
+@app.timer(interval=5.0)
+async def report_consumer_lag() -> None:
+    consumer = app.consumer
+    if consumer is None or app.rebalancing:
+        return  # the assignment is about to change; report the new one next time
+    catalog = _catalog()
+    try:
+        assigned = [tp for tp in consumer.assignment() if tp.topic in catalog]
+        log_end = await consumer.highwaters(*assigned) if assigned else {}
+        # faust's own record of the group's committed offsets (seeked on assignment,
+        # updated on every commit): no round trip to the coordinator
+        committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
+        fresh = [tp for tp, offset in committed.items() if offset is None and log_end.get(tp)]
+        earliest = await consumer.earliest_offsets(*fresh) if fresh else {}
+    except (KafkaError, ConsumerNotStarted, TimeoutError) as exc:
+        log.debug("consumer lag not updated: %r", exc)
+        return
+    publish(partition_lags(assigned, catalog, log_end, committed, earliest))
