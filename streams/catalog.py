@@ -76,6 +76,7 @@ RESULTS = "ordercast.delivery-results"
 INBOX = "ordercast.inbox"
 RISK_ALERTS = "ordercast.risk-alerts"
 RISK_BY_KEY = "ordercast.risk.by-key"
+DLQ_REPLAYED = "ordercast.dlq.replayed"
 
 INTERNAL = (
     TopicSpec(PREFERENCES, "preferences",
@@ -105,6 +106,10 @@ INTERNAL = (
               retention_ms=30 * DAY_MS),
     TopicSpec(RISK_ALERTS, "risk_alert", "Risk alerts for analysts",
               key="flagged value (IP or email)", retention_ms=30 * DAY_MS),
+    TopicSpec(DLQ_REPLAYED, "dlq_replay",
+              "Dead letters already replayed by `ordercast dlq replay`, one marker each",
+              key="dead letter topic:partition:offset", partitions=1,
+              retention_ms=30 * DAY_MS),
     TopicSpec(RISK_BY_KEY, "json", "Failed-payment fields repartitioned by risk key",
               key="rule:key", retention_ms=DAY_MS),
 )

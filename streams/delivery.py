@@ -31,6 +31,7 @@ from .routing import fallback_request
 log = logging.getLogger(__name__)
 
 INFLIGHT, SENT = "inflight", "sent"
+_sending: dict[str, asyncio.Event] = {}  # ids being sent by this process right now
 sends = app.Table("sends", default=None,
                   help="notification id -> [inflight|sent, at ms, partition]")
 
@@ -51,12 +52,24 @@ async def deliver(event: EventT, channel: str) -> None:
                                  str(exc), None)
         return
     nid = request["notification_id"]
+    while nid in _sending:  # the same id in another concurrent instance: let it finish
+        await _sending[nid].wait()
     status = sends.get(nid)
     if status and status[0] == SENT:
         metrics.DEDUP_HITS.labels("delivery").inc()
         return
     if status and status[0] == INFLIGHT:
         metrics.AMBIGUOUS.labels(channel).inc()  # crashed mid-send: resend, count it
+    _sending[nid] = asyncio.Event()
+    try:
+        await _attempt(event, request, info, channel)
+    finally:
+        _sending.pop(nid).set()
+
+
+async def _attempt(event: EventT, request, info: dispatch.RetryInfo, channel: str) -> None:
+    msg = event.message
+    nid = request["notification_id"]
     try:
         sender = outbox.channel(channel)
         message = await outbox.message_for(request)
@@ -68,6 +81,8 @@ async def deliver(event: EventT, channel: str) -> None:
         receipt = await sender.send(message)
     except DeliveryError as exc:
         sends[nid] = None
+        if exc.ambiguous and exc.retriable:  # the provider may have it: a retry may duplicate
+            metrics.AMBIGUOUS.labels(channel).inc()
         await _failed(exc, request, info, event, channel, sender.provider)
         return
     sends[nid] = [SENT, receipt.accepted_at, msg.partition]

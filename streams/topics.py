@@ -24,9 +24,13 @@ def admin(bootstrap: str | None = None) -> AdminClient:
 
 
 def apply(specs: tuple[TopicSpec, ...] = TOPICS, bootstrap: str | None = None,
-          timeout: float = 30.0, prefix: str | None = None) -> list[Change]:
-    """Create missing topics, grow partitions, align configs. Never deletes or shrinks."""
-    specs = tuple(replace(s, name=full_name(s.name, prefix)) for s in specs)
+          timeout: float = 30.0, prefix: str | None = None,
+          partitions: int | None = None) -> list[Change]:
+    """Create missing topics, grow partitions, align configs. Never deletes or shrinks.
+    `partitions` overrides the catalog's count (the worker's
+    ORDERCAST_KAFKA_PARTITIONS must then match it: tables follow their sources)."""
+    specs = tuple(replace(s, name=full_name(s.name, prefix),
+                          partitions=partitions or s.partitions) for s in specs)
     client = admin(bootstrap)
     try:
         md = client.list_topics(timeout=timeout)
@@ -53,6 +57,18 @@ def apply(specs: tuple[TopicSpec, ...] = TOPICS, bootstrap: str | None = None,
     done = {c.topic for c in changes}
     changes += [Change(s.name, "unchanged") for s in specs if s.name not in done]
     return changes
+
+
+def delete_prefixed(prefixes: tuple[str, ...], bootstrap: str | None = None,
+                    timeout: float = 30.0) -> int:
+    """Delete every topic whose name starts with one of `prefixes` (test clean-up)."""
+    client = admin(bootstrap)
+    names = [t for t in client.list_topics(timeout=timeout).topics
+             if any(t.startswith(p) for p in prefixes)]
+    if names:
+        for fut in client.delete_topics(names, operation_timeout=timeout).values():
+            _result(fut, "delete", tolerate="UNKNOWN_TOPIC_OR_PART")
+    return len(names)
 
 
 def _align_configs(client: AdminClient, specs: list[TopicSpec]) -> list[Change]:

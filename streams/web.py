@@ -11,7 +11,7 @@ and its forwarding follows redirects and drops headers such as Location.)
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import aiohttp
 from aiokafka.errors import KafkaError
@@ -63,6 +63,16 @@ def key_partition(key: str, partitions: int) -> int:
     return _hash(key.encode(), list(range(partitions)), [])
 
 
+def owner_of(partition: int, topic: str,
+             metadata: Mapping[str, Mapping[str, Iterable[int]]]) -> URL | None:
+    """The web URL of the worker holding ``partition`` of ``topic`` as active,
+    from faust's assignment metadata (``app.router.table_metadata``)."""
+    for url, topics in metadata.items():
+        if partition in topics.get(topic, ()):
+            return URL(url)
+    return None
+
+
 def _owner(table: TableT, key: str) -> tuple[int, URL] | None:
     if app.rebalancing:
         return None
@@ -71,14 +81,12 @@ def _owner(table: TableT, key: str) -> tuple[int, URL] | None:
     if not count:
         return None
     partition = key_partition(key, count)
-    for url, topics in app.router.table_metadata(table.name).items():
-        if partition in topics.get(topic, ()):
-            return partition, URL(url)
-    return None
+    owner = owner_of(partition, topic, app.router.table_metadata(table.name))
+    return None if owner is None else (partition, owner)
 
 
 def _is_me(url: URL) -> bool:
-    me = app.conf.canonical_url
+    me = URL(str(app.conf.canonical_url))
     return (url.host, url.port) == (me.host, me.port)
 
 

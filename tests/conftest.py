@@ -42,14 +42,24 @@ def moto() -> str:
     return MOTO_URL
 
 
+# Few partitions per test namespace: the broker holds every test's topics at once.
+PARTITIONS = 2
+
+
 @pytest.fixture
-def prefix(broker: str) -> str:
-    """A fresh topic namespace with the whole catalog provisioned."""
+def prefix(broker: str) -> Iterator[str]:
+    """A fresh topic namespace with the whole catalog provisioned; its topics
+    (and the workers' table changelogs) are deleted afterwards."""
     from streams import topics
 
     p = unique_prefix()
-    topics.apply(prefix=p)
-    return p
+    topics.apply(prefix=p, partitions=PARTITIONS)
+    yield p
+    topics.delete_prefixed((p, app_id(p)))
+
+
+def app_id(prefix: str) -> str:
+    return f"ordercast-{prefix.rstrip('.')}"
 
 
 @pytest.fixture
@@ -62,7 +72,8 @@ def worker_factory(prefix: str, moto: str, tmp_path) -> Iterator:
         full = {
             **os.environ,
             "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
-            "ORDERCAST_APP_ID": f"ordercast-{prefix.rstrip('.')}",
+            "ORDERCAST_APP_ID": app_id(prefix),
+            "ORDERCAST_KAFKA_PARTITIONS": str(PARTITIONS),
             "ORDERCAST_WEB_PORT": str(port),
             "ORDERCAST_AWS_ENDPOINT_URL": moto,
             "ORDERCAST_DATA_DIR": str(tmp_path / "faust"),

@@ -3,6 +3,9 @@ once to where they came from."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +13,8 @@ from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from schemas.codec import REGISTRY
-from streams import dlq, settings, topics
+from streams import cli_dlq, dlq, settings, topics
+from streams.aws import verify_senders
 from streams.catalog import BY_NAME, channel_topic, dead_letter_topic, retry_topic
 from streams.cli_dlq import dlq_cli
 from tests.support import BOOTSTRAP, read_all, unique_prefix, wait_for
@@ -188,8 +192,9 @@ def test_replay_moves_exactly_the_filtered_letters_once(ns, letters):
     assert len(read_all(f"{ns}{dlq.REPLAYED}")) == 5
 
 
-def test_cli_replay_confirms_reports_and_show_tells_it_was_replayed(ns, letters):
+def test_cli_replay_confirms_reports_and_show_tells_it_was_replayed(ns, letters, monkeypatch):
     runner = CliRunner()
+    monkeypatch.setattr(cli_dlq, "_interactive", lambda: True)
     declined = runner.invoke(dlq_cli, ["replay", "-c", "sms"], input="n\n")
     assert declined.exit_code == 1 and "nothing replayed" in declined.stderr
     assert read_all(f"{ns}{channel_topic('sms')}") == []
@@ -215,3 +220,52 @@ def test_replay_without_the_marker_topic_refuses(broker):
     _apply(tuple(BY_NAME[t] for t in dlq.SOURCES), bare)
     with pytest.raises(dlq.DlqError, match=f"{bare}ordercast.dlq.replayed does not exist"):
         dlq.replay(dlq.Filters(), dry_run=True, prefix=bare)
+
+
+def _sent_to(moto: str, address: str) -> list[dict]:
+    with urllib.request.urlopen(f"{moto}/moto-api/data.json", timeout=5) as r:
+        messages = json.load(r)["ses"]["Message"]
+    return [m for m in messages if address in m["destinations"]["ToAddresses"]]
+
+
+def test_unverified_sender_is_dead_lettered_then_replayed_and_delivered_once(
+        prefix, moto, worker_factory, tmp_path):
+    uid = uuid.uuid4().hex[:10]
+    sender, buyer = f"noreply@{uid}.example", f"buyer-{uid}@example.com"
+    merchants = tmp_path / "merchants.json"
+    merchants.write_text(json.dumps({"merchants": [
+        {"merchant_id": "default", "name": "Shop", "sender_email": sender}]}))
+    _apply((dlq.REPLAYED_SPEC,), prefix)
+    worker = worker_factory(ORDERCAST_MERCHANTS_FILE=str(merchants))
+    req = {**request(address=buyer, event_id=f"ev-{uid}"), "variables": {
+        "order_no": "202405010001", "amount": "¥88.00", "occurred_at": "2024-05-01 20:30",
+        "product_name": "Steam Wallet 100", "payment_method": "alipay"}}
+    prod = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
+    prod.produce(f"{prefix}{channel_topic('email')}", REGISTRY.encode("notification_request", req),
+                 b"202405010001")
+    assert prod.flush(30) == 0
+
+    dlt = f"{prefix}{dead_letter_topic('email')}"
+    (letter,) = wait_for(lambda: read_all(dlt), 60, message="the send to be dead-lettered")
+    view = dlq.view_of(dlt, letter.partition(), letter.offset(), "email", letter.key(),
+                       letter.value(), letter.headers())
+    assert view.notification_id == req["notification_id"]
+    assert "not verified" in view.error_message and not _sent_to(moto, buyer)
+
+    verify_senders(moto, [sender])  # the operator fixes the cause
+    report = dlq.replay(dlq.Filters(channels=("email",)), dry_run=False, prefix=prefix)
+    assert len(report.replayed) == 1
+    wait_for(lambda: _sent_to(moto, buyer), 60, message="the replayed email to be sent")
+    wait_for(lambda: worker.metric("ordercast_deliveries_total", channel="email",
+                                   status="delivered") == 1, 30, message="delivered metric")
+
+    assert dlq.replay(dlq.Filters(), dry_run=False, prefix=prefix).planned == []
+    # a second copy (a replay cut short before its marker) is dropped by delivery
+    hits = worker.metric("ordercast_dedup_hits_total", stage="delivery")
+    planned = report.replayed[0].planned
+    key, value, headers = planned.message()
+    prod.produce(planned.topic, value, key, partition=planned.partition, headers=headers)
+    assert prod.flush(30) == 0
+    wait_for(lambda: worker.metric("ordercast_dedup_hits_total", stage="delivery") > hits, 60,
+             message="the duplicate to be dropped")
+    assert len(_sent_to(moto, buyer)) == 1

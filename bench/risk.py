@@ -1,0 +1,624 @@
+"""Risk benchmark on the real broker: how fast the ordercast worker counts failed
+payments, how fast the obvious Faust version counts the same events, and how
+soon a card-testing alert comes out at 2,000 payment failures per second.
+
+    python -m bench.risk            # full form, a few minutes
+    python -m bench.risk --quick    # short form, about a minute
+
+Three phases, each on its own topic prefix and consumer group:
+
+1. ordercast throughput: a labelled backlog (bench.risk_data.generate, mostly
+   normal traffic) is published, a worker (``python -m streams worker``) is
+   started on it, and ``ordercast_risk_observations_total`` on its /metrics is
+   polled until every (rule, key) observation is counted.
+2. naive Faust throughput: the same events through one Faust agent that keeps
+   the counts in windowed tables (``table[key] += 1``, then ``.value()``
+   against the threshold), polled on its /progress page.
+3. alert latency: a fresh worker is fed a paced stream whose event times are
+   wall-clock time; for each alert the reference predicts, latency is the
+   alert's arrival on the alert topic minus the publish time of the event that
+   crossed the threshold.
+
+Prints a table and, as the last line, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from schemas.codec import REGISTRY
+from streams import settings as cfg
+from streams import topics
+from streams.catalog import LIFECYCLE, RISK_ALERTS, TopicSpec, full_name
+from streams.risk import DEFAULT_RULES, fields_of, keys_for
+
+from .measure import percentile
+from .procs import BenchError, Child, Children, free_port, http_ok, sigterm_as_interrupt
+from .risk_data import START_MS, generate, reference_alerts
+
+PAYMENT_FAILED = next(s.name for s in LIFECYCLE if s.schema == "payment_failed")
+NAIVE_ALERTS = "bench.naive-risk-alerts"
+OBSERVED = "ordercast_risk_observations_total"
+HOUR_MS = 3_600_000
+Ident = tuple[str, str, int]  # (rule, key value, window start ms): one alert
+
+
+@dataclass(frozen=True)
+class Plan:
+    n_normal: int  # normal failures in the throughput backlog
+    attacks: int  # attacks of each kind in the backlog
+    cap_s: float  # a throughput is measured on what is counted within this time
+    rate: float  # payment failures per second in the latency phase
+    latency_s: float  # length of the paced run
+    bursts: int  # attacks of each kind spread over the paced run
+
+
+QUICK = Plan(n_normal=8_000, attacks=5, cap_s=10.0, rate=2000.0, latency_s=8.0, bursts=6)
+FULL = Plan(n_normal=30_000, attacks=10, cap_s=25.0, rate=2000.0, latency_s=20.0, bursts=15)
+
+
+# -- events -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stream:
+    events: list[dict[str, Any]]
+    encoded: list[tuple[bytes, bytes]]  # (key, value) as published
+    observations: int  # (rule, key) pairs the events count toward
+    expected: dict[Ident, str]  # reference alert -> id of the event that crosses
+
+    @classmethod
+    def of(cls, events: list[dict[str, Any]]) -> Stream:
+        REGISTRY.validate("payment_failed", events[0])  # the generator's shape, checked once
+        encoded = [(e["envelope"]["order_id"].encode(),
+                    REGISTRY.encode("payment_failed", e, check=False)) for e in events]
+        observations = sum(len(keys_for(e, DEFAULT_RULES, {})) for e in events)
+        expected = {(a.rule, a.key.partition(":")[2], a.window_start): a.event_id
+                    for a in reference_alerts(events, DEFAULT_RULES, {})}
+        return cls(events, encoded, observations, expected)
+
+
+def backlog(plan: Plan, now_ms: int) -> Stream:
+    """An hour of failures that ended more than an hour ago: recent enough for the
+    topics' retention, old enough that its windows have closed by the paced run."""
+    start = (now_ms - 3 * HOUR_MS) // HOUR_MS * HOUR_MS
+    a = plan.attacks
+    return Stream.of(generate(seed=5, n_normal=plan.n_normal, n_card_ip=a, n_card_email=a,
+                              n_many_emails=a, n_slow=a, n_straddle=a, start_ms=start).events)
+
+
+def paced_events(plan: Plan) -> list[dict[str, Any]]:
+    """An hour of traffic (normal plus card-testing bursts) squeezed into
+    ``latency_s`` seconds: about ``rate`` events per second.  Event times are
+    offsets in ms from 0 until ``at`` moves them to wall-clock time."""
+    b = plan.bursts
+    attack_events = b * 3 * 20  # about what generate makes per attack
+    n_normal = max(100, int(plan.rate * plan.latency_s) - attack_events)
+    events = generate(seed=9, n_normal=n_normal, n_card_ip=b, n_card_email=b, n_many_emails=b,
+                      n_slow=0, n_straddle=0, start_ms=START_MS).events
+    span = plan.latency_s * 1000 / HOUR_MS
+    for e in events:
+        env = e["envelope"]
+        env["occurred_at"] = int((env["occurred_at"] - START_MS) * span)
+    return events
+
+
+def at(events: list[dict[str, Any]], start_ms: int) -> list[dict[str, Any]]:
+    for e in events:
+        e["envelope"]["occurred_at"] += start_ms
+    return events
+
+
+# -- broker -----------------------------------------------------------------------------
+
+def bootstrap() -> str:
+    return cfg.kafka().bootstrap
+
+
+def publish(topic: str, items: Sequence[tuple[bytes, bytes]]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap(), "linger.ms": 5, "acks": "all"})
+    for key, value in items:
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(60):
+        raise BenchError(f"events for {topic} not acknowledged within 60 s")
+
+
+def _consumer(**extra: Any) -> Consumer:
+    return Consumer({"bootstrap.servers": bootstrap(), "group.id": f"bench-{uuid.uuid4().hex}",
+                     "enable.auto.commit": False, **extra})
+
+
+def _assign_at_end(consumer: Consumer, topic: str) -> None:
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, consumer.get_watermark_offsets(
+        TopicPartition(topic, p), timeout=10)[1]) for p in parts])
+
+
+def read_alerts(topic: str, decode: Callable[[bytes], Ident], want: set[Ident],
+                timeout: float = 10.0) -> set[Ident]:
+    """Alert identities on ``topic`` from the beginning, until ``want`` is covered."""
+    consumer = _consumer(**{"auto.offset.reset": "earliest"})
+    got: set[Ident] = set()
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not want <= got:
+            for msg in consumer.consume(500, timeout=0.2):
+                if msg.error() is None:
+                    got.add(decode(msg.value()))
+    finally:
+        consumer.close()
+    return got
+
+
+def _ordercast_alert(value: bytes) -> Ident:
+    a = REGISTRY.decode(value, expect="risk_alert")
+    return a["rule"], a["key_value"], a["window_start"]
+
+
+def _naive_alert(value: bytes) -> Ident:
+    a = json.loads(value)
+    return a["rule"], a["key_value"], a["window_start"]
+
+
+# -- processes --------------------------------------------------------------------------
+
+def metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+               if line.startswith((name + "{", name + " ")))
+
+
+def progress(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/progress", timeout=5) as r:
+        return float(json.loads(r.read())["observations"])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    observations: float  # counted while timed
+    seconds: float
+    events_per_s: float
+    cpu_cores: float  # the process's CPU use while timed (1.0 = one core busy)
+    capped: bool
+
+
+def count_rate(read: Callable[[], float], target: float, obs_per_event: float, child: Child,
+               cap_s: float, first_timeout: float = 120.0, idle_timeout: float = 30.0
+               ) -> Throughput:
+    """Poll a running count from its first non-zero value until ``target``
+    (or ``cap_s`` seconds later): the steady counting rate, in events per second."""
+    deadline = time.monotonic() + first_timeout
+    while True:
+        child.check()
+        c0 = read()
+        if c0 > 0:
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(f"{child.name} counted nothing within {first_timeout:.0f} s")
+        time.sleep(0.02)
+    t0, cpu0 = time.monotonic(), cpu_seconds(child.proc.pid)
+    last, last_change, capped = c0, t0, False
+    while True:
+        time.sleep(0.05)
+        child.check()
+        count, now = read(), time.monotonic()
+        if count >= target:
+            break
+        if now - t0 >= cap_s:
+            capped = True
+            break
+        if count != last:
+            last, last_change = count, now
+        elif now - last_change > idle_timeout:
+            raise BenchError(f"{child.name} stalled at {count:.0f}/{target:.0f} observations")
+    seconds = now - t0
+    done = count - c0
+    return Throughput(done, seconds, done / obs_per_event / seconds,
+                      (cpu_seconds(child.proc.pid) - cpu0) / seconds, capped)
+
+
+@dataclass
+class Run:
+    children: Children
+    scratch: Path
+    run_id: str
+
+    def prefix(self, name: str) -> str:
+        return f"bench-risk-{self.run_id}-{name}."
+
+    def worker(self, name: str, prefix: str) -> tuple[Child, int]:
+        port = free_port()
+        child = self.children.start(name, ["-m", "streams", "worker"], {
+            "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
+            "ORDERCAST_APP_ID": f"bench-risk-{self.run_id}-{name}",
+            "ORDERCAST_WEB_PORT": str(port),
+            "ORDERCAST_DATA_DIR": str(self.scratch / "faust"),
+            "ORDERCAST_AWS_ENDPOINT_URL": cfg.aws().endpoint_url or "http://127.0.0.1:15000",
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        })
+        return child, port
+
+    def wait_ready(self, child: Child, port: int, path: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not http_ok(f"http://127.0.0.1:{port}{path}"):
+            child.check()
+            if time.monotonic() > deadline:
+                raise BenchError(f"{child.name} not ready after {timeout:.0f} s")
+            time.sleep(0.2)
+
+
+# -- phase 1: ordercast throughput ------------------------------------------------------
+
+def ordercast_throughput(run: Run, stream: Stream, cap_s: float) -> tuple[Throughput, str]:
+    prefix = run.prefix("oc")
+    topics.apply(prefix=prefix)
+    publish(full_name(PAYMENT_FAILED, prefix), stream.encoded)
+    child, port = run.worker("oc-throughput", prefix)
+    try:
+        run.wait_ready(child, port, "/livez")
+        result = count_rate(lambda: _safe(metric, port, OBSERVED), stream.observations,
+                            stream.observations / len(stream.events), child, cap_s)
+        alerts = read_alerts(full_name(RISK_ALERTS, prefix), _ordercast_alert,
+                             set(stream.expected))
+    finally:
+        run.children.stop(child)
+    return result, _match(alerts, stream.expected, result.capped)
+
+
+def _safe(read: Callable[[int, str], float], port: int, name: str) -> float:
+    try:
+        return read(port, name)
+    except OSError:  # the web server is not up yet
+        return 0.0
+
+
+def _match(got: set[Ident], expected: dict[Ident, str], capped: bool) -> str:
+    if capped:
+        return f"{len(got & set(expected))} of {len(expected)} (time cap)"
+    extra, missing = len(got - set(expected)), len(set(expected) - got)
+    if not extra and not missing:
+        return f"all {len(expected)} match the reference"
+    return f"{missing} missing, {extra} unexpected of {len(expected)}"
+
+
+# -- phase 2: the naive Faust agent -----------------------------------------------------
+
+def naive_throughput(run: Run, stream: Stream, cap_s: float) -> tuple[Throughput, str]:
+    prefix = run.prefix("naive")
+    topics.apply((_spec(PAYMENT_FAILED, "payment_failed"), _spec(NAIVE_ALERTS, "risk_alert")),
+                 prefix=prefix)
+    publish(full_name(PAYMENT_FAILED, prefix), stream.encoded)
+    port = free_port()
+    child = run.children.start("naive-faust", ["-m", "bench.risk", "--naive-worker"], {
+        "BENCH_APP_ID": f"bench-risk-{run.run_id}-naive",
+        "BENCH_BOOTSTRAP": bootstrap(),
+        "BENCH_TOPIC": full_name(PAYMENT_FAILED, prefix),
+        "BENCH_ALERTS": full_name(NAIVE_ALERTS, prefix),
+        "BENCH_WEB_PORT": str(port),
+        "BENCH_DATA_DIR": str(run.scratch / "naive-faust"),
+    })
+    try:
+        run.wait_ready(child, port, "/progress")
+        result = count_rate(lambda: progress(port), stream.observations,
+                            stream.observations / len(stream.events), child, cap_s)
+        alerts = read_alerts(full_name(NAIVE_ALERTS, prefix), _naive_alert,
+                             set(stream.expected))
+    finally:
+        run.children.stop(child)
+    return result, _match(alerts, stream.expected, result.capped)
+
+
+def _spec(name: str, schema: str) -> TopicSpec:
+    return TopicSpec(name, schema, "bench", key="order id", retention_ms=HOUR_MS * 24)
+
+
+def naive_worker() -> None:
+    """The obvious Faust agent: decode, and for every rule key bump a tumbling
+    windowed table in event time, alerting when the count reaches the threshold."""
+    from datetime import timedelta
+
+    import faust
+
+    env = os.environ
+    app = faust.App(env["BENCH_APP_ID"], broker=f"kafka://{env['BENCH_BOOTSTRAP']}",
+                    store="memory://", datadir=env["BENCH_DATA_DIR"], web_host="127.0.0.1",
+                    web_bind="127.0.0.1", web_port=int(env["BENCH_WEB_PORT"]),
+                    topic_partitions=8, consumer_auto_offset_reset="earliest")
+    failed = app.topic(env["BENCH_TOPIC"], key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw")
+    alerts = app.topic(env["BENCH_ALERTS"], key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw")
+    size = DEFAULT_RULES[0].size_s
+    assert all(r.window == "tumbling" and r.size_s == size for r in DEFAULT_RULES)
+    now = {"t": 0.0}  # event time of the event being processed, in seconds
+
+    def event_time(event: object) -> float:
+        return now["t"]
+
+    expires = timedelta(seconds=2 * size)
+    counts = app.Table("risk-counts", default=int).tumbling(
+        size, expires=expires).relative_to(event_time)
+    emails = app.Table("risk-emails", default=list).tumbling(
+        size, expires=expires).relative_to(event_time)
+    seen = {"observations": 0, "alerts": 0}
+
+    @app.page("/progress")
+    async def show_progress(web, request):
+        return web.json(seen)
+
+    @app.agent(failed, name="naive_risk")
+    async def count(stream):
+        async for value in stream:
+            fields = fields_of(REGISTRY.decode(value, expect="payment_failed"))
+            now["t"] = fields.occurred_at / 1000
+            for rule, key in keys_for(fields, DEFAULT_RULES):
+                if rule.kind == "count":
+                    counts[key] += 1
+                    reached = counts[key].value() == rule.threshold
+                else:
+                    members = emails[key].value()
+                    reached = False
+                    if fields.email not in members and len(members) < rule.threshold:
+                        emails[key] = [*members, fields.email]
+                        reached = len(members) + 1 == rule.threshold
+                seen["observations"] += 1
+                if reached:
+                    seen["alerts"] += 1
+                    start = int(now["t"] - now["t"] % size) * 1000
+                    value_ = key.partition(":")[2]
+                    await alerts.send(key=value_.encode(), value=json.dumps(
+                        {"rule": rule.name, "key_value": value_, "window_start": start}).encode())
+
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warning"]
+    app.main()
+
+
+# -- phase 3: alert latency -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Latency:
+    alerts: int
+    missing: int
+    unexpected: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    produced_p99_ms: float  # publish -> the worker's alert record timestamp
+    published: int
+    publish_rate: float  # achieved, events per second
+    behind_s: float  # all events counted this long after the last one was published
+    cpu_cores: float
+
+
+def alert_latency(run: Run, plan: Plan) -> Latency:
+    prefix = run.prefix("lat")
+    topics.apply(prefix=prefix)
+    child, port = run.worker("oc-latency", prefix)
+    alerts_topic = full_name(RISK_ALERTS, prefix)
+    consumer = _consumer(**{"fetch.wait.max.ms": 20})
+    try:
+        run.wait_ready(child, port, "/readyz")
+        _assign_at_end(consumer, alerts_topic)
+        events = paced_events(plan)
+        # event times start once the stream is encoded and its reference computed
+        start_ms = int(time.time() * 1000) + 1000 + len(events) // 10
+        stream = Stream.of(at(events, start_ms))
+        if time.time() * 1000 > start_ms:
+            raise BenchError("preparing the paced stream overran its lead time")
+        return _paced(stream, full_name(PAYMENT_FAILED, prefix), consumer, child, port,
+                      start_ms)
+    finally:
+        consumer.close()
+        run.children.stop(child)
+
+
+def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: int,
+           start_ms: int) -> Latency:
+    """Publish each event at its event time, consume alerts in the same loop."""
+    crossing = {event_id: ident for ident, event_id in stream.expected.items()}
+    producer = Producer({"bootstrap.servers": bootstrap(), "linger.ms": 1, "acks": "all"})
+    published_at: dict[Ident, float] = {}
+    arrived: dict[Ident, tuple[float, float]] = {}  # first arrival, its record timestamp
+    unexpected: set[Ident] = set()
+    cpu0, wall0 = cpu_seconds(child.proc.pid), time.monotonic()
+    events, n, i = stream.events, len(stream.events), 0
+    first = last = 0.0
+
+    def take(timeout: float) -> None:
+        for msg in consumer.consume(200, timeout=timeout):
+            if msg.error() is not None:
+                continue
+            at = time.time()
+            ident = _ordercast_alert(msg.value())
+            if ident not in stream.expected:
+                unexpected.add(ident)
+            elif ident not in arrived:
+                arrived[ident] = (at, msg.timestamp()[1] / 1000)
+
+    while i < n:
+        now = time.time()
+        while i < n and events[i]["envelope"]["occurred_at"] <= now * 1000:
+            key, value = stream.encoded[i]
+            producer.produce(topic, value, key)
+            at = time.time()
+            first = first or at
+            last = at
+            ident = crossing.get(events[i]["envelope"]["event_id"])
+            if ident is not None:
+                published_at[ident] = at
+            i += 1
+        producer.poll(0)
+        if i % 500 == 0:
+            child.check()
+        due = events[i]["envelope"]["occurred_at"] / 1000 - time.time() if i < n else 0
+        take(min(0.002, max(0.0, due)))
+    if producer.flush(30):
+        raise BenchError("paced events not acknowledged within 30 s")
+    target = stream.observations  # a fresh worker: its counter started at zero
+    counted_at = None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        take(0.05)
+        if counted_at is None and _safe(metric, port, OBSERVED) >= target:
+            counted_at = time.time()
+        if counted_at is not None and len(arrived) == len(stream.expected):
+            break
+        child.check()
+    cpu = (cpu_seconds(child.proc.pid) - cpu0) / (time.monotonic() - wall0)
+    waits = sorted((arrived[k][0] - published_at[k]) * 1000 for k in arrived)
+    produced = sorted((arrived[k][1] - published_at[k]) * 1000 for k in arrived)
+    return Latency(
+        alerts=len(arrived), missing=len(stream.expected) - len(arrived),
+        unexpected=len(unexpected), p50_ms=_r(percentile(waits, 50)),
+        p99_ms=_r(percentile(waits, 99)), max_ms=_r(waits[-1] if waits else float("nan")),
+        produced_p99_ms=_r(percentile(produced, 99)), published=n,
+        publish_rate=round(n / (last - first), 1) if last > first else 0.0,
+        behind_s=_r(counted_at - last if counted_at else float("nan"), 3),
+        cpu_cores=round(cpu, 2))
+
+
+def _r(x: float, digits: int = 1) -> float:
+    return round(x, digits)
+
+
+# -- report -----------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    import faust
+
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "faust": faust.__version__, "platform": platform.platform(),
+            "loadavg_1m_start": round(os.getloadavg()[0], 2)}
+
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c}" for a, b, c in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.risk", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short form (about a minute)")
+    parser.add_argument("--rate", type=float, help="payment failures/s in the latency phase")
+    parser.add_argument("--seconds", type=float, help="length of the latency phase")
+    parser.add_argument("--keep-logs", action="store_true", help="print the scratch directory")
+    parser.add_argument("--naive-worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.naive_worker:
+        naive_worker()
+        return 0
+    plan = QUICK if args.quick else FULL
+    if args.rate or args.seconds:
+        plan = Plan(**{**asdict(plan), "rate": args.rate or plan.rate,
+                       "latency_s": args.seconds or plan.latency_s})
+
+    from streams.stack import kafka_ready, moto_ready
+
+    if not kafka_ready(5.0):
+        print(f"bench risk: Kafka at {bootstrap()} is not reachable; start it with "
+              "`ordercast stack up`", file=sys.stderr)
+        return 2
+    if not moto_ready():
+        print("bench risk: moto is not reachable; start it with `ordercast stack up`",
+              file=sys.stderr)
+        return 2
+
+    info = machine()
+    began = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-risk-"))
+    try:
+        with sigterm_as_interrupt(), Children(scratch) as children:
+            run = Run(children, scratch, uuid.uuid4().hex[:8])
+            stream = backlog(plan, int(time.time() * 1000))
+            print(f"backlog: {len(stream.events)} payment failures, {stream.observations} "
+                  f"observations, {len(stream.expected)} reference alerts", file=sys.stderr)
+            oc, oc_alerts = ordercast_throughput(run, stream, plan.cap_s)
+            print(f"ordercast: {oc.events_per_s:.0f} events/s", file=sys.stderr)
+            naive, naive_alerts = naive_throughput(run, stream, plan.cap_s)
+            print(f"naive Faust: {naive.events_per_s:.0f} events/s", file=sys.stderr)
+            lat = alert_latency(run, plan)
+    except KeyboardInterrupt:
+        print("bench risk: interrupted; every child stopped", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"bench risk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep_logs:
+            print(f"logs: {scratch}", file=sys.stderr)
+
+    ratio = oc.events_per_s / naive.events_per_s if naive.events_per_s else float("nan")
+    rows = [
+        ("measure", "value", "detail"),
+        ("ordercast risk throughput", f"{oc.events_per_s:,.0f} ev/s",
+         f"{oc.observations:,.0f} obs in {oc.seconds:.1f} s, worker CPU {oc.cpu_cores:.2f} "
+         f"cores; alerts: {oc_alerts}"),
+        ("naive Faust risk throughput", f"{naive.events_per_s:,.0f} ev/s",
+         f"{naive.observations:,.0f} obs in {naive.seconds:.1f} s, CPU {naive.cpu_cores:.2f} "
+         f"cores; alerts: {naive_alerts}"),
+        ("ratio (goal >= 2)", f"{ratio:.2f}x", ""),
+        (f"alert latency at {lat.publish_rate:,.0f}/s", f"p99 {lat.p99_ms:.1f} ms",
+         f"p50 {lat.p50_ms:.1f} ms, max {lat.max_ms:.1f} ms over {lat.alerts} alerts "
+         f"({lat.missing} missing, {lat.unexpected} unexpected); goal p99 <= 100 ms"),
+        ("  publish -> alert produced", f"p99 {lat.produced_p99_ms:.1f} ms",
+         f"counted {lat.behind_s:.3f} s after the last publish, "
+         f"worker CPU {lat.cpu_cores:.2f} cores"),
+    ]
+    print(table(rows))
+    info["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps({
+        "alert_p99_ms": lat.p99_ms, "alert_p50_ms": lat.p50_ms, "alert_max_ms": lat.max_ms,
+        "alerts": lat.alerts, "alerts_missing": lat.missing,
+        "alert_produced_p99_ms": lat.produced_p99_ms,
+        "risk_events_per_s": round(oc.events_per_s, 1),
+        "naive_faust_risk_events_per_s": round(naive.events_per_s, 1),
+        "ratio": round(ratio, 2), "n_events": len(stream.events),
+        "rate_per_s": lat.publish_rate, "latency_events": lat.published,
+        "worker_cpu_cores": oc.cpu_cores, "naive_cpu_cores": naive.cpu_cores,
+        "quick": args.quick, "seconds": round(time.monotonic() - began, 1), **info,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
