@@ -20,5 +20,5 @@ def merchants() -> Merchants:
 @lru_cache(maxsize=1)
 def routing_config() -> RoutingConfig:
     w = cfg.worker()
-    return RoutingConfig(payment_reminder_after_ms=w.payment_reminder_min * 60_000,
+    return RoutingConfig(payment_reminder_after_ms=int(w.payment_reminder_min * 60_000),
                          recall_window_ms=int(w.recall_window_h * HOUR_MS))

@@ -169,6 +169,14 @@ for _ch in CHANNELS:
     _agents(_ch)
 
 
+@app.task
+async def adopt_ses_quota() -> None:
+    """With no configured SES rate, take the account's own (GetSendQuota)."""
+    if cfg.aws().ses_max_send_rate is None:
+        rate = await outbox.channel("email").adopt_quota()
+        log.info("SES send rate from the account quota: %s/s", rate)
+
+
 @app.timer(interval=300.0)
 async def expire_sends() -> None:
     """Forget delivered ids after the dedup TTL, so the table stays bounded."""

@@ -41,7 +41,9 @@ def run(events: int, timeout: float, console: Console | None = None) -> None:
     if not (kafka_ready(3.0) and moto_ready()):
         raise StackError("the local stack is not up; run `ordercast stack up` first")
     port = cfg.worker().web_port
-    env = {**os.environ, "ORDERCAST_AWS_ENDPOINT_URL": moto_url()}
+    # the emulator reports the SES sandbox quota (1/s); a demo wants more
+    env = {"ORDERCAST_AWS_SES_MAX_SEND_RATE": "100", **os.environ,
+           "ORDERCAST_AWS_ENDPOINT_URL": moto_url()}
     log = cfg.stack().state_dir / "logs" / "demo-worker.log"
     worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env,
                               stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115

@@ -56,9 +56,9 @@ from . import settings as cfg
 from .catalog import (
     BY_NAME,
     CHANNELS,
+    DLQ_REPLAYED,
     EVENTS_DLT,
     LIFECYCLE,
-    TopicSpec,
     channel_topic,
     dead_letter_topic,
     full_name,
@@ -72,12 +72,8 @@ KNOWN_CHANNELS = (*CHANNELS, INGEST)
 REPLAY_HEADER = "ordercast.replay.of"
 LIST_LIMIT = 200  # `dlq list` default: a table, not a dump
 
-REPLAYED = "ordercast.dlq.replayed"
-REPLAYED_SPEC = TopicSpec(
-    REPLAYED, "dlq_replay",
-    "Dead letters already replayed by `ordercast dlq replay`, one marker each",
-    key="dead letter topic:partition:offset", partitions=1,
-    retention_ms=max(BY_NAME[t].retention_ms for t in SOURCES))
+REPLAYED = DLQ_REPLAYED
+REPLAYED_SPEC = BY_NAME[DLQ_REPLAYED]
 MARKER_SCHEMA = {
     "type": "record", "name": "DlqReplay", "namespace": "ordercast.v1",
     "doc": "A dead letter that was replayed: where it went, when and by whom.",
@@ -91,7 +87,7 @@ MARKER_SCHEMA = {
         {"name": "replayed_by", "type": "string"},
     ],
 }
-_MARKERS = Registry()
+_MARKERS = Registry()  # only this module reads or writes markers
 _MARKERS.add("dlq_replay", MARKER_SCHEMA)
 
 # A dead letter is produced after its last failure, so its Kafka timestamp is

@@ -38,6 +38,9 @@ LIMITER_WAITS = Counter("ordercast_rate_limiter_waits", "Sends that waited for a
                         ["provider"])
 LIMITER_WAIT_SECONDS = Counter("ordercast_rate_limiter_wait_seconds",
                                "Seconds spent waiting for tokens", ["provider"])
+TIMERS_PENDING = Gauge("ordercast_timers_pending",
+                       "Reminders, delay notices and quiet-hours sends waiting in this worker")
+PREFERENCES = Counter("ordercast_preferences_updates", "Preference records materialised")
 DEDUP_HITS = Counter("ordercast_dedup_hits", "Duplicates suppressed", ["stage"])
 AMBIGUOUS = Counter("ordercast_ambiguous_resends",
                     "Sends in flight at a crash, re-sent after restart", ["channel"])

@@ -17,10 +17,11 @@ from schemas.codec import REGISTRY
 from schemas.exceptions import EncodeError
 
 from . import settings as cfg
-from .catalog import LIFECYCLE, full_name
+from .catalog import LIFECYCLE, PREFERENCES, full_name
 from .exceptions import PublishError
 
 TOPIC_BY_TYPE = {spec.schema: spec.name for spec in LIFECYCLE}
+TOPIC_BY_TYPE["preferences"] = PREFERENCES  # recipients' choices, keyed by recipient id
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ def prepare(event_type: str, data: dict[str, Any]) -> Prepared:
         raise EncodeError(f"unknown event type {event_type!r}; known: "
                           + ", ".join(sorted(TOPIC_BY_TYPE)))
     value = REGISTRY.encode(event_type, data)
+    if event_type == "preferences":
+        return Prepared(topic, data["recipient_id"].encode(), value, event_type)
     env = data["envelope"]
     key = (env.get("order_id") or env["buyer"]["buyer_id"]).encode()
     return Prepared(topic, key, value, event_type)

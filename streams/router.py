@@ -63,6 +63,7 @@ async def materialise_preferences(stream):
             preferences.pop(event.key, None)
         else:
             preferences[event.key] = event.value
+        metrics.PREFERENCES.inc()
 
 
 DEFERRED = "deferred"
@@ -159,7 +160,9 @@ AGENTS = [_agent_for(spec) for spec in LIFECYCLE]
 async def fire_due_timers() -> None:
     """Fire timers whose time has come; a restarted worker finds them in the table."""
     now = now_ms()
-    due = [(k, v) for k, v in list(timers.data.items()) if v and v["due_ms"] <= now]
+    pending = [(k, v) for k, v in list(timers.data.items()) if v]
+    metrics.TIMERS_PENDING.set(len(pending))
+    due = [(k, v) for k, v in pending if v["due_ms"] <= now]
     for key, value in due:
         partition = value["partition"]
         raw_state = orders.data.get(value.get("order_id")) if value.get("order_id") else None
@@ -167,6 +170,8 @@ async def fire_due_timers() -> None:
         if value["kind"] == DEFERRED:
             request = value["request"]
             requests = [] if is_stale(request["template"], order_state, now) else [request]
+            if not requests:
+                metrics.SUPPRESSED.labels(request["template"]).inc()
         else:
             timer = Timer.from_dict(value)
             env = timer.event["envelope"]

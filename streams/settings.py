@@ -62,7 +62,7 @@ class WorkerSettings(BaseSettings):
     link_ttl_s: int = 1800
     merchants_file: Path = ROOT / "deploy" / "merchants.example.json"
     retry_delays_s: tuple[float, ...] = (1.0, 5.0, 30.0)
-    payment_reminder_min: int = 15
+    payment_reminder_min: float = 15.0
     recall_window_h: float = 24.0
     dedup_ttl_h: float = 72.0
     sms_default_region: str = "CN"

@@ -74,6 +74,8 @@ def worker_factory(prefix: str, moto: str, tmp_path) -> Iterator:
             "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
             "ORDERCAST_APP_ID": app_id(prefix),
             "ORDERCAST_KAFKA_PARTITIONS": str(PARTITIONS),
+            # the emulator reports the SES sandbox quota (1/s): too slow for tests
+            "ORDERCAST_AWS_SES_MAX_SEND_RATE": "200",
             "ORDERCAST_WEB_PORT": str(port),
             "ORDERCAST_AWS_ENDPOINT_URL": moto,
             "ORDERCAST_DATA_DIR": str(tmp_path / "faust"),

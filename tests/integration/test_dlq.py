@@ -27,8 +27,10 @@ HOUR = 3_600_000
 
 @pytest.fixture
 def ns(prefix: str, monkeypatch) -> Iterator[str]:
-    """The test's topic prefix, with the replay marker topic, as the CLI's settings."""
-    _apply((dlq.REPLAYED_SPEC,), prefix)
+    """The test's topic prefix, as the CLI's settings."""
+    admin = topics.admin(BOOTSTRAP)
+    wait_for(lambda: f"{prefix}{dlq.REPLAYED}" in admin.list_topics(timeout=10).topics, 30,
+             message="the marker topic to be listed")
     with monkeypatch.context() as m:
         m.setenv("ORDERCAST_KAFKA_TOPIC_PREFIX", prefix)
         settings.kafka.cache_clear()
@@ -36,26 +38,20 @@ def ns(prefix: str, monkeypatch) -> Iterator[str]:
     settings.kafka.cache_clear()
 
 
-def _apply(specs: tuple, prefix: str) -> None:
-    """Create topics and wait until the broker's metadata lists them."""
-    topics.apply(specs, prefix=prefix)
-    names = {prefix + s.name for s in specs}
-    admin = topics.admin(BOOTSTRAP)
-    wait_for(lambda: names <= set(admin.list_topics(timeout=10).topics), 30,
-             message=f"{sorted(names)} to be listed")
-
-
 def _produce(topic: str, partition: int, items: list[tuple[bytes, list]], key: bytes) -> None:
+    errors: list = []
     prod = Producer({"bootstrap.servers": BOOTSTRAP, "enable.idempotence": True})
     for value, headers in items:
-        prod.produce(topic, value, key, partition=partition, headers=headers)
-    assert prod.flush(30) == 0
+        prod.produce(topic, value, key, partition=partition, headers=headers,
+                     on_delivery=lambda err, _msg: err and errors.append(err))
+    assert prod.flush(30) == 0 and not errors, errors
 
 
 @pytest.fixture
 def letters(ns: str) -> dict[str, dict]:
     """Five dead letters: three email (two MessageRejected, one from a retry topic),
-    one sms, one undecodable lifecycle event. Returns the requests by name."""
+    one sms, one undecodable lifecycle event. Returns the requests by name.
+    (Test namespaces have two partitions.)"""
     now = dlq.now_ms()
     reqs = {
         "rejected_old": request(address="a1@mail.example", event_id="ev-1"),
@@ -65,23 +61,23 @@ def letters(ns: str) -> dict[str, dict]:
     }
     reqs = {k: {**r, "notification_id": f"nid-{k}"} for k, r in reqs.items()}
     email = f"{ns}{channel_topic('email')}"
-    _produce(f"{ns}{dead_letter_topic('email')}", 2, [
-        dead_letter_message(reqs["rejected_old"], origin_topic=email, partition=4,
+    _produce(f"{ns}{dead_letter_topic('email')}", 1, [
+        dead_letter_message(reqs["rejected_old"], origin_topic=email, partition=1,
                             key=b"order-4", now=now - 3 * HOUR),
-        dead_letter_message(reqs["throttled"], origin_topic=email, partition=4,
+        dead_letter_message(reqs["throttled"], origin_topic=email, partition=1,
                             error_class="Throttling", attempts=4, key=b"order-4", now=now - HOUR),
         dead_letter_message(reqs["rejected_new"], origin_topic=f"{ns}{retry_topic('email', 1)}",
-                            partition=4, key=b"order-4", now=now - 10 * 60_000),
+                            partition=1, key=b"order-4", now=now - 10 * 60_000),
     ], key=b"order-4")
-    _produce(f"{ns}{dead_letter_topic('sms')}", 1, [
+    _produce(f"{ns}{dead_letter_topic('sms')}", 0, [
         dead_letter_message(reqs["sms"], channel="sms", origin_topic=f"{ns}ordercast.notify.sms",
-                            partition=1, error_class="InvalidParameter",
+                            partition=0, error_class="InvalidParameter",
                             error_message="Invalid phone number +8613812345678",
                             key=b"order-1", now=now - 5 * 60_000),
     ], key=b"order-1")
-    _produce(f"{ns}{dlq.EVENTS_DLT}", 6, [
+    _produce(f"{ns}{dlq.EVENTS_DLT}", 1, [
         dead_letter_message(payload=b"\xc3\x01not avro", channel="ingest",
-                            origin_topic=f"{ns}orders.created", partition=6,
+                            origin_topic=f"{ns}orders.created", partition=1,
                             error_class="UnknownSchema", error_message="unknown fingerprint",
                             key=b"order-6", now=now - 2 * 60_000),
     ], key=b"order-6")
@@ -111,15 +107,15 @@ def test_list_prints_a_table_without_pii(ns, letters):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "nid-sms" in out and "nid-throttled" not in out
-    assert f"{ns}ordercast.notify.sms.dlt[1]@0" in out
-    assert f"{ns}ordercast.notify.sms[1]@1" in out
+    assert f"{ns}ordercast.notify.sms.dlt[0]@0 " in out
+    assert f"{ns}ordercast.notify.sms[0]@17 " in out
     assert "+86138****5678" in out and "8613812345678" not in out
     assert "1 dead letters match" in out
 
 
 def test_show_by_coordinates_and_by_notification_id(ns, letters):
     runner = CliRunner()
-    by_coords = runner.invoke(dlq_cli, ["show", "ordercast.notify.sms.dlt:1:0"])
+    by_coords = runner.invoke(dlq_cli, ["show", "ordercast.notify.sms.dlt:0:0"])
     assert by_coords.exit_code == 0, by_coords.output
     out = by_coords.stdout
     assert "header ordercast.dlt.error-class" in out and "InvalidParameter" in out
@@ -127,12 +123,12 @@ def test_show_by_coordinates_and_by_notification_id(ns, letters):
     assert "8613812345678" not in out and "order-1" not in out
     by_id = runner.invoke(dlq_cli, ["show", "nid-throttled"])
     assert by_id.exit_code == 0, by_id.output
-    assert f"{ns}ordercast.notify.email.dlt[2]@1" in by_id.stdout
+    assert f"{ns}ordercast.notify.email.dlt[1]@1" in by_id.stdout
     assert "Throttling" in by_id.stdout
 
 
 @pytest.mark.parametrize("target, message", [
-    ("ordercast.notify.sms.dlt:1:5", "no message at"),
+    ("ordercast.notify.sms.dlt:0:5", "no message at"),
     ("ordercast.notify.sms.dlt:9:0", "has no partition 9"),
     ("nid-nobody", "no dead letter with notification id 'nid-nobody'"),
 ])
@@ -167,11 +163,11 @@ def test_replay_moves_exactly_the_filtered_letters_once(ns, letters):
         nid = REGISTRY.decode(msg.value())["notification_id"]
         name = nid.removeprefix("nid-")
         assert msg.value() == REGISTRY.encode("notification_request", letters[name])
-        assert msg.key() == b"order-4" and msg.partition() == 4
+        assert msg.key() == b"order-4" and msg.partition() == 1
         headers = _headers(msg)
         assert list(headers) == [dlq.REPLAY_HEADER]  # no retry headers: fresh attempts
         assert headers[dlq.REPLAY_HEADER].decode().startswith(
-            f"{ns}ordercast.notify.email.dlt:2:")
+            f"{ns}ordercast.notify.email.dlt:1:")
     assert read_all(f"{ns}{channel_topic('sms')}") == []
 
     again = dlq.replay(email_only, dry_run=False, prefix=ns)
@@ -185,10 +181,10 @@ def test_replay_moves_exactly_the_filtered_letters_once(ns, letters):
         "-", "nid-sms", "nid-throttled"]
     assert len(read_all(f"{ns}{channel_topic('email')}")) == 3
     (sms,) = read_all(f"{ns}{channel_topic('sms')}")
-    assert (sms.key(), sms.partition()) == (b"order-1", 1)
+    assert (sms.key(), sms.partition()) == (b"order-1", 0)
     (event,) = read_all(f"{ns}orders.created")
     assert (event.value(), event.key(), event.partition()) == (b"\xc3\x01not avro",
-                                                               b"order-6", 6)
+                                                               b"order-6", 1)
     assert len(read_all(f"{ns}{dlq.REPLAYED}")) == 5
 
 
@@ -210,16 +206,19 @@ def test_cli_replay_confirms_reports_and_show_tells_it_was_replayed(ns, letters,
     assert "already replayed" in again.stdout
 
     shown = runner.invoke(dlq_cli, ["show", "nid-sms"])
-    assert f"to {ns}ordercast.notify.sms[1]@0 by " in shown.stdout
+    assert f"to {ns}ordercast.notify.sms[0]@0 by " in shown.stdout
     listed = runner.invoke(dlq_cli, ["list", "-c", "sms"])
     assert "replayed (UTC)" in listed.stdout
 
 
 def test_replay_without_the_marker_topic_refuses(broker):
     bare = unique_prefix()
-    _apply(tuple(BY_NAME[t] for t in dlq.SOURCES), bare)
-    with pytest.raises(dlq.DlqError, match=f"{bare}ordercast.dlq.replayed does not exist"):
-        dlq.replay(dlq.Filters(), dry_run=True, prefix=bare)
+    topics.apply(tuple(BY_NAME[t] for t in dlq.SOURCES), prefix=bare, partitions=1)
+    try:
+        with pytest.raises(dlq.DlqError, match=f"{bare}ordercast.dlq.replayed does not exist"):
+            dlq.replay(dlq.Filters(), dry_run=True, prefix=bare)
+    finally:
+        topics.delete_prefixed((bare,))
 
 
 def _sent_to(moto: str, address: str) -> list[dict]:
@@ -235,7 +234,6 @@ def test_unverified_sender_is_dead_lettered_then_replayed_and_delivered_once(
     merchants = tmp_path / "merchants.json"
     merchants.write_text(json.dumps({"merchants": [
         {"merchant_id": "default", "name": "Shop", "sender_email": sender}]}))
-    _apply((dlq.REPLAYED_SPEC,), prefix)
     worker = worker_factory(ORDERCAST_MERCHANTS_FILE=str(merchants))
     req = {**request(address=buyer, event_id=f"ev-{uid}"), "variables": {
         "order_no": "202405010001", "amount": "¥88.00", "occurred_at": "2024-05-01 20:30",
@@ -263,6 +261,7 @@ def test_unverified_sender_is_dead_lettered_then_replayed_and_delivered_once(
     # a second copy (a replay cut short before its marker) is dropped by delivery
     hits = worker.metric("ordercast_dedup_hits_total", stage="delivery")
     planned = report.replayed[0].planned
+    assert planned.partition is not None
     key, value, headers = planned.message()
     prod.produce(planned.topic, value, key, partition=planned.partition, headers=headers)
     assert prod.flush(30) == 0
