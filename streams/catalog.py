@@ -77,6 +77,7 @@ INBOX = "ordercast.inbox"
 RISK_ALERTS = "ordercast.risk-alerts"
 RISK_BY_KEY = "ordercast.risk.by-key"
 DLQ_REPLAYED = "ordercast.dlq.replayed"
+BY_BUYER = "ordercast.orders.by-buyer"
 
 INTERNAL = (
     TopicSpec(PREFERENCES, "preferences",
@@ -110,6 +111,9 @@ INTERNAL = (
               "Dead letters already replayed by `ordercast dlq replay`, one marker each",
               key="dead letter topic:partition:offset", partitions=1,
               retention_ms=30 * DAY_MS),
+    TopicSpec(BY_BUYER, "payment_succeeded",
+              "Paid orders repartitioned by merchant and buyer (high-frequency copies)",
+              key="merchant_id:buyer_id", retention_ms=DAY_MS),
     TopicSpec(RISK_BY_KEY, "json", "Failed-payment fields repartitioned by risk key",
               key="rule:key", retention_ms=DAY_MS),
 )

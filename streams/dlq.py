@@ -40,6 +40,7 @@ from __future__ import annotations
 import getpass
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -125,12 +126,12 @@ def parse_time(text: str, now: int) -> int:
     """ISO-8601 (naive means UTC) or relative to `now` (`30m`, `2h`, `1d`) -> epoch ms."""
     value = text.strip()
     m = _RELATIVE.match(value.lower())
-    if m:
-        delta = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-        return now - int(delta.total_seconds() * 1000)
     try:
+        if m:
+            delta = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+            return now - int(delta.total_seconds() * 1000)
         at = datetime.fromisoformat(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise BadArgument(f"bad time {text!r}: use ISO-8601 (2024-05-01T12:00Z) "
                           "or a relative time like 30m, 2h, 1d") from None
     if at.tzinfo is None:
@@ -316,78 +317,6 @@ def format_time(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def mask_key(key: bytes | None) -> str:
-    """Keys are order ids (or buyer ids), which stay out of terminals and tickets."""
-    if key is None:
-        return "-"
-    text = key.decode(errors="replace")
-    return (text[:4] + "…" if len(text) > 4 else text) + f" ({len(key)} bytes)"
-
-
-def truncate(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def summarise_payload(payload: bytes | None) -> str:
-    """What the original message was, without its contents (no addresses, no variables)."""
-    if payload is None:
-        return "(unknown: the dead letter itself does not decode)"
-    if not payload:
-        return "(empty)"
-    try:
-        rec = REGISTRY.decode(payload)
-    except DecodeError as exc:
-        return (f"undecodable ({type(exc).__name__}), {len(payload)} bytes: "
-                f"{payload[:16].hex()}{'…' if len(payload) > 16 else ''}")
-    if rec.schema == "notification_request":
-        return (f"notification_request id={rec['notification_id']} "
-                f"template={rec['template']} channel={rec['channel']}")
-    event_id = (rec.get("envelope") or {}).get("event_id")
-    return rec.schema + (f" event_id={event_id}" if event_id else "")
-
-
-def table_row(view: DeadLetterView) -> list[str]:
-    """One `dlq list` row; the message is already masked, only shortened here."""
-    return [view.channel, view.where, view.origin, view.error_class,
-            truncate(view.error_message, 60), str(view.attempts),
-            format_time(view.last_failure_at), view.notification_id or "-",
-            format_time(view.replayed.replayed_at) if view.replayed else "-"]
-
-
-TABLE_COLUMNS = ("channel", "dead letter", "original", "error class", "error message",
-                 "attempts", "last failure (UTC)", "notification id", "replayed (UTC)")
-_PLAIN_HEADERS = {deadletter.PREFIX + k for k in (
-    "original-topic", "original-partition", "original-offset", "attempts", "error-class",
-    "first-failure-at", "last-failure-at", "channel", "notification-id")}
-
-
-def describe(view: DeadLetterView) -> list[tuple[str, str]]:
-    """Everything `dlq show` prints, as (label, text) lines, PII masked."""
-    lines = [("dead letter", view.where), ("channel", view.channel)]
-    for name, raw in view.headers:
-        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-        if name not in _PLAIN_HEADERS:  # free text may quote a recipient
-            text = truncate(scrub(text), 300)
-        lines.append((f"header {name}", text))
-    lines += [
-        ("original", view.origin),
-        ("original key", mask_key(view.original_key)),
-        ("error class", view.error_class),
-        ("error message", view.error_message),
-        ("attempts", str(view.attempts)),
-        ("first failure (UTC)", format_time(view.first_failure_at)),
-        ("last failure (UTC)", format_time(view.last_failure_at)),
-        ("notification id", view.notification_id or "-"),
-        ("payload", summarise_payload(view.payload)),
-    ]
-    m = view.replayed
-    lines.append(("replayed", "no" if m is None else
-                  f"{format_time(m.replayed_at)} UTC to {m.target_topic}[{m.target_partition}]"
-                  f"@{m.target_offset} by {m.replayed_by}"))
-    return lines
 
 
 # -- where a replay goes ------------------------------------------------------------
@@ -641,7 +570,8 @@ def execute(plan: ReplayPlan, *, prefix: str | None = None, bootstrap: str | Non
     """Produce the planned replays; mark each one once the broker acknowledged it."""
     marker_topic = full_name(REPLAYED, _prefix(prefix))
     report = ReplayReport(False, list(plan.planned), skipped=list(plan.skipped))
-    total, acked = len(plan.planned), []
+    total, done_count = len(plan.planned), 0
+    acked: deque[Replayed] = deque()  # acknowledged, marker not yet produced
     who = _operator()
     prod = Producer({"bootstrap.servers": bootstrap or cfg.kafka().bootstrap,
                      "enable.idempotence": True, "acks": "all", "linger.ms": 5,
@@ -649,14 +579,16 @@ def execute(plan: ReplayPlan, *, prefix: str | None = None, bootstrap: str | Non
 
     def replayed(planned: Planned):
         def done(err, msg) -> None:
+            nonlocal done_count
+            done_count += 1
             if err is not None:
                 report.failed.append((planned, str(err)))
-                return
-            acked.append(Replayed(planned, Marker(
-                str(planned.view.coordinates), msg.topic(), msg.partition(), msg.offset(),
-                now_ms(), who, planned.view.notification_id)))
+            else:
+                acked.append(Replayed(planned, Marker(
+                    str(planned.view.coordinates), msg.topic(), msg.partition(), msg.offset(),
+                    now_ms(), who, planned.view.notification_id)))
             if progress:
-                progress(len(acked), total)
+                progress(done_count, total)
         return done
 
     def marked(r: Replayed):
@@ -669,7 +601,7 @@ def execute(plan: ReplayPlan, *, prefix: str | None = None, bootstrap: str | Non
 
     def record_acked() -> None:
         while acked:
-            r = acked.pop(0)
+            r = acked.popleft()
             _produce(prod, marker_topic, r.marker.dead_letter.encode(), r.marker.encode(),
                      on_delivery=marked(r))
 

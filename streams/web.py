@@ -90,8 +90,9 @@ def _is_me(url: URL) -> bool:
     return (url.host, url.port) == (me.host, me.port)
 
 
-def _unavailable(view: View) -> Response:
-    return view.json({"error": "unavailable", "message": "partition is moving; retry shortly"},
+def _unavailable(view: View, reason: str) -> Response:
+    return view.json({"error": "unavailable", "reason": reason,
+                      "message": "partition is moving; retry shortly"},
                      status=503, headers={"Retry-After": "1"})
 
 
@@ -111,7 +112,7 @@ async def _forward(view: View, request: Request, owner: URL) -> Response:
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("owner %s:%s did not answer: %s", owner.host, owner.port,
                     type(exc).__name__)
-        return _unavailable(view)
+        return _unavailable(view, "owner_unreachable")
 
 
 async def on_owner(view: View, request: Request, table: TableT, key: str,
@@ -120,12 +121,12 @@ async def on_owner(view: View, request: Request, table: TableT, key: str,
     ``table``, else the owner's answer; 503 while partitions move."""
     found = _owner(table, key)
     if found is None:
-        return _unavailable(view)
+        return _unavailable(view, "no_owner")
     partition, owner = found
     if _is_me(owner):
         return await handle(partition)
     if request.headers.get(FORWARDED):  # sent here as owner, but it has moved on
-        return _unavailable(view)
+        return _unavailable(view, "owner_moved")
     return await _forward(view, request, owner)
 
 
@@ -179,7 +180,7 @@ class CardKeyLink(View):
             except (KafkaError, OSError, TimeoutError) as exc:
                 table.data.pop(claims.nonce, None)
                 log.warning("card-key redemption not recorded: %s", type(exc).__name__)
-                return _unavailable(self)
+                return _unavailable(self, "not_recorded")
             return self.text("", status=303, headers={
                 "Location": links.page_url(claims.card_key_ref), **NO_STORE,
                 "Referrer-Policy": "no-referrer"})

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from schemas.codec import REGISTRY
-from streams import deadletter, dlq
+from streams import cli_dlq, deadletter, dlq
 from streams.catalog import CHANNELS, channel_topic, dead_letter_topic, retry_topic
 from streams.cli_dlq import dlq_cli
 from streams.routing.request import Route, build_request
@@ -68,7 +68,8 @@ def test_times_are_iso_or_relative(text, expected):
     assert dlq.parse_time(text, NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["yesterday", "", "30", "-2h", "2 hours", "2024-13-01"])
+@pytest.mark.parametrize("text", ["yesterday", "", "30", "-2h", "2 hours", "2024-13-01",
+                                  "99999999999d"])
 def test_bad_times_are_bad_arguments(text):
     with pytest.raises(dlq.BadArgument, match="bad time"):
         dlq.parse_time(text, NOW)
@@ -175,12 +176,12 @@ def test_pii_in_error_messages_is_masked_even_if_a_producer_forgot():
     (b"\xc3\x01" + b"\x00" * 8, "undecodable (UnknownSchema), 10 bytes: c3010000000000000000"),
 ])
 def test_payload_summary_never_shows_contents(payload, expected):
-    assert dlq.summarise_payload(payload) == expected
+    assert cli_dlq.summarise_payload(payload) == expected
 
 
 def test_payload_summary_of_a_request_names_id_template_and_channel_only():
     req = request("sms", "+8613812345678")
-    text = dlq.summarise_payload(REGISTRY.encode("notification_request", req))
+    text = cli_dlq.summarise_payload(REGISTRY.encode("notification_request", req))
     assert text == (f"notification_request id={req['notification_id']} "
                     "template=payment_succeeded channel=sms")
 
@@ -188,19 +189,21 @@ def test_payload_summary_of_a_request_names_id_template_and_channel_only():
 def test_payload_summary_of_a_lifecycle_event_names_schema_and_event_id():
     from tests.routing.factories import event
 
-    text = dlq.summarise_payload(REGISTRY.encode("order_created", event("order_created")))
+    text = cli_dlq.summarise_payload(REGISTRY.encode("order_created", event("order_created")))
     assert text == "order_created event_id=ev-1"
 
 
 def test_table_row_columns_and_truncation():
     v = view(error_message="x" * 100)
-    row = dlq.table_row(v)
-    assert len(row) == len(dlq.TABLE_COLUMNS)
-    assert row[:4] == ["email", v.where, v.origin, "MessageRejected"]
-    assert row[4] == "x" * 59 + "…"
+    row = cli_dlq.table_row(v, P)
+    assert len(row) == len(cli_dlq.TABLE_COLUMNS)
+    assert row[:4] == ["email", "ordercast.notify.email.dlt[5]@42",
+                       "ordercast.notify.email[3]@17", "MessageRejected"]
+    assert cli_dlq.table_row(v)[1:3] == [v.where, v.origin]
+    assert row[4] == "x" * (cli_dlq.MESSAGE_MAX - 1) + "…"
     assert row[5:] == ["1", "2024-05-01 12:30:00", v.notification_id, "-"]
     marked = replace(v, replayed=dlq.Marker(str(v.coordinates), replayed_at=NOW + 1000))
-    assert dlq.table_row(marked)[-1] == "2024-05-01 12:30:01"
+    assert cli_dlq.table_row(marked)[-1] == "2024-05-01 12:30:01"
 
 
 def test_show_lists_every_header_and_masks_pii_and_order_ids():
@@ -208,7 +211,7 @@ def test_show_lists_every_header_and_masks_pii_and_order_ids():
     headers.append(("trace", b"call +8613812345678"))
     v = dlq.view_of(f"{P}ordercast.notify.email.dlt", 5, 42, "email", b"202405010001",
                     value, headers)
-    lines = dict(dlq.describe(v))
+    lines = dict(cli_dlq.describe(v))
     text = "\n".join(f"{k} {t}" for k, t in lines.items())
     for name, _ in headers:
         assert f"header {name}" in lines

@@ -57,7 +57,7 @@ def test_owner_of(partition, owner):
 def test_on_owner(monkeypatch, found, mine, forwarded, answer):
     monkeypatch.setattr(web, "_owner", lambda table, key: found)
     monkeypatch.setattr(web, "_is_me", lambda url: mine)
-    monkeypatch.setattr(web, "_unavailable", lambda view: "unavailable")
+    monkeypatch.setattr(web, "_unavailable", lambda view, reason: "unavailable")
 
     async def forward(view, request, owner):
         return f"forwarded {owner}"

@@ -1,0 +1,85 @@
+"""High-frequency buyers: paid orders repartitioned by (merchant, buyer) and
+counted over the last hour, so operators hear about a buyer who places more
+orders than the merchant's `high_frequency_orders` allows, whichever partition
+each order arrived on."""
+
+from __future__ import annotations
+
+from schemas.codec import REGISTRY
+from schemas.exceptions import DecodeError
+
+from . import context, metrics, state
+from .app import app
+from .catalog import BY_BUYER, LIFECYCLE, channel_topic, full_name
+from .clock import now_ms
+from .routing import rule_for
+from .routing.operators import operator_copies
+
+HOUR_MS = 3_600_000
+
+
+def _raw(name: str):
+    return app.topic(full_name(name), key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
+
+
+paid = _raw(next(s.name for s in LIFECYCLE if s.schema == "payment_succeeded"))
+by_buyer = _raw(BY_BUYER)
+email_topic = _raw(channel_topic("email"))
+recent = app.Table("buyer-orders", default=None,
+                   help="merchant:buyer -> [partition, order times (ms) in the last hour]")
+
+
+@app.agent(paid, name="streams.buyers.buyer_split")
+async def buyer_split(stream):
+    async for event in stream.events():
+        try:
+            record = REGISTRY.decode(event.value, expect="payment_succeeded")
+        except DecodeError:
+            continue  # the router dead-letters it
+        env = record["envelope"]
+        if context.merchants()[env["merchant_id"]].high_frequency_orders:
+            key = f"{env['merchant_id']}:{env['buyer']['buyer_id']}".encode()
+            await by_buyer.send(key=key, value=event.value)
+
+
+def count_recent(times: list[int], at: int, limit: int) -> list[int]:
+    """Order times within the hour before the newest one, `at` included; bounded.
+    Orders arrive from several partitions, so not in time order."""
+    newest = max(at, *times) if times else at
+    kept = sorted(t for t in [*times, at] if newest - HOUR_MS < t)
+    return kept[-max(limit * 2, 1):]
+
+
+@app.agent(by_buyer, name="streams.buyers.buyer_count")
+async def buyer_count(stream):
+    async for event in stream.events():
+        record = REGISTRY.decode(event.value, expect="payment_succeeded")
+        env = record["envelope"]
+        merchant = context.merchants()[env["merchant_id"]]
+        key = event.key.decode()
+        _, times = recent.get(key) or [None, []]
+        times = count_recent(times, env["occurred_at"], merchant.high_frequency_orders)
+        recent[key] = [event.message.partition, times]
+        if len(times) < merchant.high_frequency_orders:
+            continue
+        # only the frequency reason here; amount and sensitive copies come from the router
+        plain = merchant.model_copy(update={"amount_threshold_minor": None,
+                                            "sensitive_skus": frozenset()})
+        event_copy = {**record, "items": [],
+                      "envelope": {**env, "event_id": f"{env['event_id']}:high-frequency"}}
+        for request in operator_copies("payment_succeeded", event_copy, plain, len(times),
+                                       rule_for("operator_order_copy", {})):
+            await email_topic.send(key=(env.get("order_id") or key).encode(),
+                                   value=REGISTRY.encode("notification_request", request,
+                                                         check=False))
+            metrics.ROUTED.labels(request["template"], request["category"],
+                                  request["priority"], request["channel"]).inc()
+
+
+@app.timer(interval=300.0)
+async def expire_buyers() -> None:
+    cutoff = now_ms() - 2 * HOUR_MS
+    for key, value in list(recent.data.items()):
+        if value and (not value[1] or value[1][-1] < cutoff):
+            state.drop(recent, value[0], key)
