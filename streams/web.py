@@ -74,13 +74,16 @@ def owner_of(partition: int, topic: str,
 
 
 def _owner(table: TableT, key: str) -> tuple[int, URL] | None:
-    if app.rebalancing:
-        return None
+    import sys
     topic = table.changelog_topic.get_topic_name()
     count = app.consumer.topic_partitions(topic)
+    print("DEBUG0", app.rebalancing, count, file=sys.stderr)
+    if app.rebalancing:
+        return None
     if not count:
         return None
     partition = key_partition(key, count)
+    import sys; print("DEBUG", app.rebalancing, count, partition, app.router.table_metadata(table.name), file=sys.stderr)
     owner = owner_of(partition, topic, app.router.table_metadata(table.name))
     return None if owner is None else (partition, owner)
 
