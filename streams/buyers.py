@@ -10,22 +10,19 @@ from schemas.exceptions import DecodeError
 
 from . import context, metrics, state
 from .app import app
-from .catalog import BY_BUYER, LIFECYCLE, channel_topic, full_name
+from .catalog import BY_BUYER, channel_topic
 from .clock import now_ms
 from .routing import rule_for
 from .routing.operators import operator_copies
+from .wire import lifecycle_topic, raw_topic
 
 HOUR_MS = 3_600_000
 
 
-def _raw(name: str):
-    return app.topic(full_name(name), key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
 
-
-paid = _raw(next(s.name for s in LIFECYCLE if s.schema == "payment_succeeded"))
-by_buyer = _raw(BY_BUYER)
-email_topic = _raw(channel_topic("email"))
+paid = lifecycle_topic("payment_succeeded")
+by_buyer = raw_topic(BY_BUYER)
+email_topic = raw_topic(channel_topic("email"))
 recent = app.Table("buyer-orders", default=None,
                    help="merchant:buyer -> [partition, order times (ms) in the last hour]")
 

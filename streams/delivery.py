@@ -23,10 +23,11 @@ from schemas.exceptions import DecodeError
 from . import dispatch, metrics, outbox, state
 from . import settings as cfg
 from .app import app
-from .catalog import CHANNELS, RETRY_TIERS, channel_topic, full_name, retry_topic
+from .catalog import CHANNELS, RETRY_TIERS, channel_topic, retry_topic
 from .clock import now_ms
 from .render import TemplateProblem
 from .routing import fallback_request
+from .wire import raw_topic
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,6 @@ _sending: dict[str, asyncio.Event] = {}  # ids being sent by this process right 
 sends = app.Table("sends", default=None,
                   help="notification id -> [inflight|sent, at ms, partition]")
 
-
-def _raw_topic(name: str):
-    return app.topic(full_name(name), key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
 
 
 async def deliver(event: EventT, channel: str) -> None:
@@ -130,8 +127,8 @@ def _order(request) -> str:
     return order[:4] + "…" if len(order) > 4 else order  # order ids stay out of logs
 
 
-channel_topics = {ch: _raw_topic(channel_topic(ch)) for ch in CHANNELS}
-retry_topics = {ch: {t: _raw_topic(retry_topic(ch, t)) for t in range(1, RETRY_TIERS + 1)}
+channel_topics = {ch: raw_topic(channel_topic(ch)) for ch in CHANNELS}
+retry_topics = {ch: {t: raw_topic(retry_topic(ch, t)) for t in range(1, RETRY_TIERS + 1)}
                 for ch in CHANNELS}
 
 

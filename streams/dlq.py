@@ -49,7 +49,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from channels.pii import scrub
-from schemas.codec import REGISTRY, Registry
+from schemas.codec import REGISTRY
 from schemas.exceptions import DecodeError
 
 from . import deadletter
@@ -75,21 +75,6 @@ LIST_LIMIT = 200  # `dlq list` default: a table, not a dump
 
 REPLAYED = DLQ_REPLAYED
 REPLAYED_SPEC = BY_NAME[DLQ_REPLAYED]
-MARKER_SCHEMA = {
-    "type": "record", "name": "DlqReplay", "namespace": "ordercast.v1",
-    "doc": "A dead letter that was replayed: where it went, when and by whom.",
-    "fields": [
-        {"name": "dead_letter", "type": "string", "doc": "topic:partition:offset"},
-        {"name": "notification_id", "type": ["null", "string"], "default": None},
-        {"name": "target_topic", "type": "string"},
-        {"name": "target_partition", "type": "int"},
-        {"name": "target_offset", "type": "long"},
-        {"name": "replayed_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
-        {"name": "replayed_by", "type": "string"},
-    ],
-}
-_MARKERS = Registry()  # only this module reads or writes markers
-_MARKERS.add("dlq_replay", MARKER_SCHEMA)
 
 # A dead letter is produced after its last failure, so its Kafka timestamp is
 # not older than last-failure-at; the slack covers broker-side timestamps.
@@ -228,7 +213,7 @@ class Marker:
     notification_id: str | None = None
 
     def encode(self) -> bytes:
-        return _MARKERS.encode("dlq_replay", {
+        return REGISTRY.encode("dlq_replay", {
             "dead_letter": self.dead_letter, "notification_id": self.notification_id,
             "target_topic": self.target_topic, "target_partition": self.target_partition,
             "target_offset": self.target_offset, "replayed_at": self.replayed_at or 0,
@@ -237,7 +222,7 @@ class Marker:
     @classmethod
     def decode(cls, key: bytes, value: bytes | None) -> Marker:
         try:
-            rec = _MARKERS.decode(value, expect="dlq_replay")
+            rec = REGISTRY.decode(value, expect="dlq_replay")
         except DecodeError:  # the key alone says it was replayed
             return cls(key.decode(errors="replace"))
         return cls(**{k: rec[k] for k in cls.__dataclass_fields__})

@@ -14,23 +14,19 @@ from schemas.codec import REGISTRY
 
 from . import cardkey, context, deadletter, dispatch, metrics
 from . import settings as cfg
-from .app import app
 from .aws import emulator_credentials
-from .catalog import CHANNELS, INBOX, RESULTS, dead_letter_topic, full_name
+from .catalog import CHANNELS, INBOX, RESULTS, dead_letter_topic
 from .clock import now_ms
 from .render import PARTS_BY_CHANNEL, Renderer, TemplateProblem
+from .wire import raw_topic
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _raw(name: str):
-    return app.topic(full_name(name), key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
 
-
-results_topic = _raw(RESULTS)
-inbox_topic = _raw(INBOX)
-dlt_topics = {ch: _raw(dead_letter_topic(ch)) for ch in CHANNELS}
+results_topic = raw_topic(RESULTS)
+inbox_topic = raw_topic(INBOX)
+dlt_topics = {ch: raw_topic(dead_letter_topic(ch)) for ch in CHANNELS}
 
 
 @lru_cache(maxsize=1)

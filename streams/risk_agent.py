@@ -22,7 +22,7 @@ from schemas.exceptions import DecodeError
 from . import context, metrics, state
 from . import settings as cfg
 from .app import app
-from .catalog import LIFECYCLE, RISK_ALERTS, RISK_BY_KEY, channel_topic, full_name
+from .catalog import RISK_ALERTS, RISK_BY_KEY, channel_topic
 from .clock import now_ms
 from .risk import (
     DEFAULT_RULES,
@@ -37,19 +37,16 @@ from .risk import (
     rule_for,
 )
 from .routing import risk_alert_requests
+from .wire import lifecycle_topic, raw_topic
 
 log = logging.getLogger(__name__)
 
 
-def _raw(name: str):
-    return app.topic(full_name(name), key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
 
-
-payment_failed = _raw(next(s.name for s in LIFECYCLE if s.schema == "payment_failed"))
-by_key = _raw(RISK_BY_KEY)
-alerts_topic = _raw(RISK_ALERTS)
-email_topic = _raw(channel_topic("email"))
+payment_failed = lifecycle_topic("payment_failed")
+by_key = raw_topic(RISK_BY_KEY)
+alerts_topic = raw_topic(RISK_ALERTS)
+email_topic = raw_topic(channel_topic("email"))
 risk_state = app.Table("risk-state", default=None,
                        help="rule:key -> open windows (streams.risk.KeyState dict)")
 _watermark = {"ms": 0}  # newest event time seen here: windows expire on event time

@@ -27,19 +27,16 @@ from .catalog import (
     PREFERENCES,
     TopicSpec,
     channel_topic,
-    full_name,
 )
 from .clock import now_ms
 from .routing import OrderState, Preferences, Timer, decide, fire, is_stale
+from .wire import raw_topic
 
 log = logging.getLogger(__name__)
 register_avro()
 
-events_dlt = app.topic(full_name(EVENTS_DLT), key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw")
-channel_topics = {ch: app.topic(full_name(channel_topic(ch)), key_type=bytes, value_type=bytes,
-                                key_serializer="raw", value_serializer="raw")
-                  for ch in CHANNELS}
+events_dlt = raw_topic(EVENTS_DLT)
+channel_topics = {ch: raw_topic(channel_topic(ch)) for ch in CHANNELS}
 
 orders = app.Table("order-state", default=None, help="order id -> lifecycle state")
 timers = app.Table("timers", default=None, help="timer id -> due timer (and its partition)")
@@ -49,8 +46,7 @@ preferences = app.GlobalTable(
     # without this faust's assignor dies silently on global tables (faust #438)
     synchronize_all_active_partitions=True,
     help="recipient id -> preferences record, on every worker")
-preferences_topic = app.topic(full_name(PREFERENCES), key_type=bytes, value_type=bytes,
-                              key_serializer="raw", value_serializer="raw")
+preferences_topic = raw_topic(PREFERENCES)
 
 
 @app.agent(preferences_topic, name="streams.router.materialise_preferences")
@@ -138,8 +134,7 @@ async def handle(record: Record, event: EventT) -> None:
 
 
 def _agent_for(spec: TopicSpec):
-    topic = app.topic(full_name(spec.name), key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw")
+    topic = raw_topic(spec.name)
 
     async def route(stream):
         async for event in stream.events():

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import aiohttp
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TableT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 FORWARDED = "X-Ordercast-Forwarded"  # set on a request sent on to the key's owner
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 NO_STORE = {"Cache-Control": "no-store"}
-_hash = DefaultPartitioner()
 
 
 @app.page("/metrics")
@@ -58,11 +57,6 @@ class Ready(View):
 
 # -- answering on the worker that owns a table key ---------------------------
 
-def key_partition(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2) picks for ``key``."""
-    return _hash(key.encode(), list(range(partitions)), [])
-
-
 def owner_of(partition: int, topic: str,
              metadata: Mapping[str, Mapping[str, Iterable[int]]]) -> URL | None:
     """The web URL of the worker holding ``partition`` of ``topic`` as active,
@@ -74,16 +68,17 @@ def owner_of(partition: int, topic: str,
 
 
 def _owner(table: TableT, key: str) -> tuple[int, URL] | None:
-    import sys
-    topic = table.changelog_topic.get_topic_name()
-    count = app.consumer.topic_partitions(topic)
-    print("DEBUG0", app.rebalancing, count, file=sys.stderr)
     if app.rebalancing:
         return None
-    if not count:
+    topic = table.changelog_topic.get_topic_name()
+    # the producer's partitioner over the consumer's metadata (the producer only
+    # holds metadata for topics it has written to)
+    try:
+        partition = app.consumer.key_partition(topic, key.encode())
+    except ConsumerNotStarted:  # starting up or shutting down
         return None
-    partition = key_partition(key, count)
-    import sys; print("DEBUG", app.rebalancing, count, partition, app.router.table_metadata(table.name), file=sys.stderr)
+    if partition is None:
+        return None
     owner = owner_of(partition, topic, app.router.table_metadata(table.name))
     return None if owner is None else (partition, owner)
 

@@ -33,7 +33,8 @@ def test_bad_lines_are_reported_with_number_and_reason_and_good_ones_kept():
     assert isinstance(results[2], Rejected) and "not JSON" in results[2].reason
     assert isinstance(results[3], Rejected) and "merchant_id" in results[3].reason
     assert 4 not in results  # blank lines are skipped
-    assert isinstance(results[5], Rejected) and "unknown event type 'parcel_lost'" in results[5].reason
+    assert isinstance(results[5], Rejected)
+    assert "unknown event type 'parcel_lost'" in results[5].reason
     assert isinstance(results[6], Rejected) and '"type"' in results[6].reason
 
 

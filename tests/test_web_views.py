@@ -25,17 +25,6 @@ def run(coro):
     return asyncio.run(coro)
 
 
-# Kafka's own murmur2 test vectors (UtilsTest.testMurmur2), as Java's signed ints
-JAVA_MURMUR2 = {"21": -973932308, "foobar": -790332482, "a-little-bit-long-string": -985981536,
-                "a-little-bit-longer-string": -1486304829, "abc": 479470107}
-
-
-@pytest.mark.parametrize("key, java_hash", JAVA_MURMUR2.items())
-@pytest.mark.parametrize("partitions", [1, 8, 12])
-def test_key_partition_is_the_java_clients_default(key, java_hash, partitions):
-    assert web.key_partition(key, partitions) == (java_hash & 0x7FFFFFFF) % partitions
-
-
 METADATA = {"http://10.0.0.1:6066": {"app-inbox-changelog": [0, 2], "other": [1]},
             "http://10.0.0.2:6066": {"app-inbox-changelog": [1, 3]}}
 

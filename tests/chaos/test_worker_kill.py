@@ -39,9 +39,15 @@ def test_sigkill_one_of_two_workers_loses_nothing(prefix, broker, worker_factory
     victim.kill()
     victim.start()  # as a supervisor would: same configuration, same group
 
-    verdict = check_delivered_once_or_dead_lettered(
-        ledger, ambiguous=ambiguous_resends(victim, survivor), timeout=150,
-        dead_letters_allowed=False)
+    try:
+        verdict = check_delivered_once_or_dead_lettered(
+            ledger, ambiguous=ambiguous_resends(victim, survivor), timeout=150,
+            dead_letters_allowed=False)
+    except AssertionError:
+        import sys; sys.path.insert(0, "/tmp/chaosdbg"); import diag  # noqa
+        print(diag.diagnose(ledger, (victim, survivor)))
+        import shutil; shutil.copytree(victim.log.parent, "/tmp/chaosdbg/logs", dirs_exist_ok=True)  # noqa
+        raise
     print(f"after SIGKILL: {verdict}")
     for w in (victim, survivor):
         assert w.proc.poll() is None

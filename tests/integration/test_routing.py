@@ -4,21 +4,16 @@ suppress stale notifications."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from schemas.codec import REGISTRY
 from streams.catalog import CHANNELS, channel_topic
-from streams.merchants import load_merchants
-from streams.publish import prepare, publish
-from streams.routing import OrderState, decide
 from streams.sample import sample_events
 from streams.settings import ROOT
-from tests.support import BOOTSTRAP, read_all, wait_for
+from tests.integration.expect import expected_requests, publish_events
+from tests.support import read_all, wait_for
 
 pytestmark = pytest.mark.broker
-MERCHANTS = load_merchants(ROOT / "deploy" / "merchants.example.json")
 KEYS = ("notification_id", "template", "category", "priority", "channel", "recipient_id",
         "role", "address", "locale", "variables", "fallback")
 
@@ -30,21 +25,6 @@ def _stable(events):
             if t != "refund" and not (t == "order_exception" and d["kind"] == "CANCELLED")]
 
 
-def expected_requests(events) -> dict[str, dict]:
-    states: dict[str, OrderState | None] = {}
-    out = {}
-    for event_type, data in events:
-        order = data["envelope"]["order_id"]
-        record = REGISTRY.decode(REGISTRY.encode(event_type, data))
-        d = decide(record, states.get(order), None, MERCHANTS[data["envelope"]["merchant_id"]],
-                   int(time.time() * 1000), event_type=event_type)
-        if order:
-            states[order] = d.state
-        for r in d.requests:
-            out[r["notification_id"]] = {k: r[k] for k in KEYS}
-    return out
-
-
 def routed(prefix: str) -> list[dict]:
     out = []
     for ch in CHANNELS:
@@ -54,22 +34,18 @@ def routed(prefix: str) -> list[dict]:
     return out
 
 
-def _publish(prefix, events):
-    publish((prepare(t, d) for t, d in events), BOOTSTRAP, prefix=prefix)
-
-
 def test_seeded_run_routes_exactly_the_expected_requests_once(prefix, worker_factory):
     events = _stable(sample_events(80, seed=31))
-    expected = expected_requests(events)
+    expected = {nid: {k: r[k] for k in KEYS} for nid, r in expected_requests(events).items()}
     assert {r["channel"] for r in expected.values()} >= {"email", "sms", "inapp"}
     worker = worker_factory(ORDERCAST_MERCHANTS_FILE=str(ROOT / "deploy/merchants.example.json"))
-    _publish(prefix, events)
+    publish_events(prefix, events)
     wait_for(lambda: len(routed(prefix)) >= len(expected), 90, message="all requests routed")
     got = routed(prefix)
     assert len(got) == len(expected)
     assert {r["notification_id"]: r for r in got} == expected
 
-    _publish(prefix, events)  # the same events again: a replay
+    publish_events(prefix, events)  # the same events again: a replay
     wait_for(lambda: worker.metric("ordercast_dedup_hits_total", stage="routing") == len(events),
              90, message="the replay to be recognised")
     assert len(routed(prefix)) == len(expected)
@@ -82,10 +58,10 @@ def test_later_state_suppresses_stale_notifications(prefix, worker_factory):
     refund = {"envelope": {**journey["card_key_ready"]["envelope"], "event_id": "refund-first"},
               "stage": "COMPLETED", "refund_minor": 100, "reason": "duplicate order"}
     worker = worker_factory()
-    _publish(prefix, [("refund", refund)])
+    publish_events(prefix, [("refund", refund)])
     wait_for(lambda: worker.metric("ordercast_events_consumed_total", event_type="refund") == 1,
              60, message="the refund to be processed")
-    _publish(prefix, [("card_key_ready", journey["card_key_ready"])])
+    publish_events(prefix, [("card_key_ready", journey["card_key_ready"])])
     wait_for(lambda: worker.metric("ordercast_notifications_suppressed_total",
                                    template="card_key_ready") > 0, 60,
              message="the card key notifications to be suppressed")
