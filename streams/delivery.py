@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiokafka.errors import KafkaError
 from faust.types import EventT
 
 from channels.exceptions import DeliveryError
-from channels.pii import mask_address
+from channels.pii import mask_address, scrub
 from schemas.codec import REGISTRY
 from schemas.exceptions import DecodeError
 
@@ -122,6 +123,23 @@ async def _failed(exc: DeliveryError, request, info: dispatch.RetryInfo, event: 
         metrics.FALLBACKS.labels(channel, fb["channel"]).inc()
 
 
+async def deliver_safely(event: EventT, channel: str) -> None:
+    """A bug or odd data in one message must not stop the channel: dead-letter it."""
+    try:
+        await deliver(event, channel)
+    except KafkaError:
+        raise  # the broker, not the message: let faust retry / restart
+    except Exception as exc:
+        msg = event.message
+        log.error("unexpected %s on %s[%d]@%d", type(exc).__name__, msg.topic, msg.partition,
+                  msg.offset)
+        info = dispatch.read_retry_headers(msg.headers) or dispatch.RetryInfo(
+            origin=(msg.topic, msg.partition, msg.offset))
+        await outbox.dead_letter(channel, info, msg.key, msg.value,
+                                 f"DeliveryFailed.{type(exc).__name__}", scrub(str(exc))[:500],
+                                 None)
+
+
 def _order(request) -> str:
     order = request.get("order_id") or "-"
     return order[:4] + "…" if len(order) > 4 else order  # order ids stay out of logs
@@ -137,7 +155,7 @@ def _agents(channel: str) -> None:
 
     async def send(stream):
         async for event in stream.events():
-            await deliver(event, channel)
+            await deliver_safely(event, channel)
 
     async def retry(stream):
         async for event in stream.events():
@@ -145,7 +163,7 @@ def _agents(channel: str) -> None:
             wait = ((info.due_ms if info else 0) - now_ms()) / 1000
             if wait > 0:  # the other concurrent instances keep other partitions going
                 await asyncio.sleep(wait)
-            await deliver(event, channel)
+            await deliver_safely(event, channel)
 
     app.agent(channel_topics[channel], name=f"streams.delivery.send_{channel}",
               concurrency=concurrency)(_named(send, f"send_{channel}"))

@@ -85,10 +85,14 @@ def retry_headers(info: RetryInfo, error: DeliveryError) -> list[tuple[str, byte
 
 def read_retry_headers(headers: Any) -> RetryInfo | None:
     items = headers.items() if isinstance(headers, dict) else (headers or [])
-    h = {k[len(RETRY_PREFIX):]: v.decode() for k, v in items
-         if isinstance(k, str) and k.startswith(RETRY_PREFIX)}
-    if "attempt" not in h:
-        return None
-    return RetryInfo(int(h["attempt"]), int(h["due-at"]),
-                     int(h["first-failure-at"]) if h.get("first-failure-at") else None,
-                     (h["origin-topic"], int(h["origin-partition"]), int(h["origin-offset"])))
+    try:
+        h = {k[len(RETRY_PREFIX):]: v.decode() for k, v in items
+             if isinstance(k, str) and k.startswith(RETRY_PREFIX)}
+        if "attempt" not in h:
+            return None
+        return RetryInfo(int(h["attempt"]), int(h["due-at"]),
+                         int(h["first-failure-at"]) if h.get("first-failure-at") else None,
+                         (h["origin-topic"], int(h["origin-partition"]),
+                          int(h["origin-offset"])))
+    except (KeyError, ValueError, UnicodeDecodeError, AttributeError):
+        return None  # foreign or damaged headers: treat as a first attempt

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 
+from aiokafka.errors import KafkaError
 from faust.types import EventT
 
+from channels.pii import scrub
 from schemas.codec import REGISTRY, Record
 from schemas.exceptions import DecodeError
 from schemas.faust_codec import register as register_avro
@@ -65,17 +67,21 @@ async def materialise_preferences(stream):
 DEFERRED = "deferred"
 
 
-async def decode_or_dead_letter(event: EventT, spec: TopicSpec) -> Record | None:
+async def dead_letter_event(event: EventT, error_class: str, reason: str) -> None:
     msg = event.message
+    origin = deadletter.Origin(msg.topic, msg.partition, msg.offset, msg.key)
+    value, headers = deadletter.build(origin, msg.value, error_class, reason, channel="ingest")
+    await events_dlt.send(key=msg.key, value=value, headers=headers)
+    metrics.DEAD_LETTERS.labels("ingest", error_class).inc()
+    log.warning("dead-lettered %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset,
+                error_class, reason)
+
+
+async def decode_or_dead_letter(event: EventT, spec: TopicSpec) -> Record | None:
     try:
         return REGISTRY.decode(event.value, expect=spec.schema)
     except DecodeError as exc:
-        origin = deadletter.Origin(msg.topic, msg.partition, msg.offset, msg.key)
-        value, headers = deadletter.build(origin, msg.value, type(exc).__name__, str(exc),
-                                          channel="ingest")
-        await events_dlt.send(key=msg.key, value=value, headers=headers)
-        metrics.DEAD_LETTERS.labels("ingest", type(exc).__name__).inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+        await dead_letter_event(event, type(exc).__name__, str(exc))
         return None
 
 
@@ -142,7 +148,13 @@ def _agent_for(spec: TopicSpec):
             if record is None:
                 continue
             metrics.EVENTS.labels(spec.name, record.schema).inc()
-            await handle(record, event)
+            try:
+                await handle(record, event)
+            except KafkaError:
+                raise  # the broker, not the event: let faust retry / restart
+            except Exception as exc:  # a decodable event the rules cannot handle
+                await dead_letter_event(event, f"RoutingFailed.{type(exc).__name__}",
+                                        scrub(str(exc))[:500])
 
     route.__name__ = route.__qualname__ = f"route_{spec.schema}"
     return app.agent(topic, name=f"streams.router.route_{spec.schema}")(route)
