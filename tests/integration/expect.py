@@ -52,13 +52,22 @@ def publish_events(prefix: str, events) -> None:
     publish((prepare(t, d) for t, d in events), BOOTSTRAP, prefix=prefix)
 
 
-def moto_data() -> dict:
-    with urllib.request.urlopen(f"{MOTO_URL}/moto-api/data.json", timeout=10) as r:
-        return json.load(r)
+_cache: dict = {"at": 0.0, "data": None}
+
+
+def moto_data(max_age: float = 1.0) -> dict:
+    """moto's record of what it accepted. It holds every message sent so far,
+    so polls within `max_age` seconds share one read."""
+    if _cache["data"] is None or time.monotonic() - _cache["at"] > max_age:
+        with urllib.request.urlopen(f"{MOTO_URL}/moto-api/data.json", timeout=30) as r:
+            _cache["data"] = json.load(r)
+        _cache["at"] = time.monotonic()
+    return _cache["data"]
 
 
 def emails_by_notification(nids) -> dict[str, list[dict]]:
-    """Emails moto accepted, grouped by the notification id each one carries."""
+    """Emails moto accepted, grouped by the notification id each one carries.
+    (Reads all of moto's data: poll it with an interval of a second or more.)"""
     wanted = set(nids)
     out: dict[str, list[dict]] = {}
     for msg in moto_data()["ses"]["Message"]:
