@@ -11,6 +11,7 @@ import typer
 from schemas.exceptions import SchemaError
 
 from .cli_dlq import dlq_cli
+from .cli_templates import templates_cli
 from .exceptions import OrdercastError
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -20,6 +21,7 @@ topics_cli = typer.Typer(no_args_is_help=True, help="The topic catalog.")
 cli.add_typer(stack_cli, name="stack")
 cli.add_typer(topics_cli, name="topics")
 cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(templates_cli, name="templates")
 
 
 def _fail(message: str) -> None:

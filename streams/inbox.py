@@ -21,16 +21,16 @@ from schemas.exceptions import DecodeError
 
 from . import dispatch, outbox, state
 from .app import app
-from .catalog import BY_NAME, INBOX, full_name
+from .catalog import BY_NAME, INBOX
 from .clock import now_ms
+from .wire import raw_topic
 
 log = logging.getLogger(__name__)
 
 KEEP = 100  # items per recipient; older ones drop off
 MAX_AGE_MS = BY_NAME[INBOX].retention_ms  # what the topic itself still holds
 
-inbox_topic = app.topic(full_name(INBOX), key_type=bytes, value_type=bytes,
-                        key_serializer="raw", value_serializer="raw")
+inbox_topic = raw_topic(INBOX)
 # use_partitioner: the web server marks items read outside stream iteration
 inboxes = app.Table("inbox", default=None, use_partitioner=True,
                     help="recipient id -> newest in-app items")

@@ -1,11 +1,16 @@
 """The worker's HTTP endpoints: Prometheus metrics, health probes, the in-app
 inbox, card-key link redemption and the template preview.
 
+Only ``/k/{token}`` is meant for buyers' browsers. ``/inbox`` does not
+authenticate: the shop's backend calls it for its logged-in buyer. ``/templates``
+is a review tool for staff.
+
 Inbox and redemption state lives in tables partitioned across the workers, so
 a request is answered by the worker that owns its key's partition; any other
 worker forwards it there. (faust's ``app.table_route`` hashes the key with the
-producer's metadata, which aiokafka only holds for topics already produced to,
-and its forwarding follows redirects and drops headers such as Location.)
+producer's metadata, which aiokafka's producer only holds for topics it has
+written to, so it fails with a TypeError; and its forwarding follows redirects
+and drops headers such as Location.)
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 FORWARDED = "X-Ordercast-Forwarded"  # set on a request sent on to the key's owner
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 NO_STORE = {"Cache-Control": "no-store"}
+PASSED_ON = ("Location", "Cache-Control", "Referrer-Policy", "Retry-After",
+             "Content-Security-Policy")  # response headers a forwarded answer keeps
 
 
 @app.page("/metrics")
@@ -102,9 +109,7 @@ async def _forward(view: View, request: Request, owner: URL) -> Response:
                 headers={FORWARDED: "1"}, allow_redirects=False,
                 timeout=FORWARD_TIMEOUT) as resp:
             body = await resp.read()
-            headers = {k: resp.headers[k] for k in ("Location", "Cache-Control",
-                                                    "Content-Security-Policy")
-                       if k in resp.headers}
+            headers = {k: resp.headers[k] for k in PASSED_ON if k in resp.headers}
             return view.bytes(body, content_type=resp.content_type, status=resp.status,
                               headers=headers)
     except (aiohttp.ClientError, TimeoutError) as exc:

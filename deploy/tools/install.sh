@@ -72,6 +72,20 @@ install_promtool() {
     fi
 }
 
+install_chromium() {
+    # Headless Chromium for the template-preview browser test; a CJK font so
+    # zh-CN previews render as text, not boxes.
+    if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wqy"; then
+        log "chromium: $(chromium --version 2>/dev/null | head -n1)"
+        return
+    fi
+    need apt-get "Debian's package manager"
+    log "installing Debian chromium and a CJK font"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends chromium fonts-wqy-microhei || die "apt-get install chromium failed"
+}
+
 install_go_tools() {
     need go "the Go toolchain builds kubeconform and the compose loader"
     export GOTOOLCHAIN=local
@@ -257,6 +271,7 @@ EOF
 }
 
 install_promtool
+install_chromium
 install_go_tools
 install_venv
 install_k8s_schemas
