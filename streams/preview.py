@@ -79,6 +79,8 @@ def render_to_files(renderer: Renderer, name: str, locale: str, merchant: Mercha
         variables = {str(k): str(v) for k, v in data.items()}
     else:
         variables = sample_variables(name, locale)
+        if merchant is not None:  # the sample shop name must not hide the merchant's
+            variables["merchant_name"] = merchant.name
     out = renderer.render(name, locale, merchant, variables)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
