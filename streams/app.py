@@ -17,7 +17,7 @@ app = faust.App(
     datadir=str(_w.data_dir / _w.app_id),
     origin="streams",
     autodiscover=["streams.router", "streams.delivery", "streams.risk_agent",
-                  "streams.buyers", "streams.web"],
+                  "streams.buyers", "streams.lag", "streams.web"],
     topic_partitions=_k.partitions,
     web_host=_w.web_host,
     web_bind=_w.web_host,

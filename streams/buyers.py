@@ -24,7 +24,7 @@ paid = lifecycle_topic("payment_succeeded")
 by_buyer = raw_topic(BY_BUYER)
 email_topic = raw_topic(channel_topic("email"))
 recent = app.Table("buyer-orders", default=None,
-                   help="merchant:buyer -> [partition, order times (ms) in the last hour]")
+                   help="merchant:buyer -> [partition, [[order ms, order id], ...]] (last hour)")
 
 
 @app.agent(paid, name="streams.buyers.buyer_split")
@@ -40,11 +40,14 @@ async def buyer_split(stream):
             await by_buyer.send(key=key, value=event.value)
 
 
-def count_recent(times: list[int], at: int, limit: int) -> list[int]:
-    """Order times within the hour before the newest one, `at` included; bounded.
+def count_recent(orders: list[list], at: int, order_id: str, limit: int) -> list[list]:
+    """[time, order id] pairs within the hour before the newest order, this one
+    included once (a redelivered or replayed order is not counted again); bounded.
     Orders arrive from several partitions, so not in time order."""
-    newest = max(at, *times) if times else at
-    kept = sorted(t for t in [*times, at] if newest - HOUR_MS < t)
+    if any(seen == order_id for _, seen in orders):
+        return orders
+    newest = max(at, *(t for t, _ in orders)) if orders else at
+    kept = sorted(o for o in [*orders, [at, order_id]] if newest - HOUR_MS < o[0])
     return kept[-max(limit * 2, 1):]
 
 
@@ -55,17 +58,20 @@ async def buyer_count(stream):
         env = record["envelope"]
         merchant = context.merchants()[env["merchant_id"]]
         key = event.key.decode()
-        _, times = recent.get(key) or [None, []]
-        times = count_recent(times, env["occurred_at"], merchant.high_frequency_orders)
-        recent[key] = [event.message.partition, times]
-        if len(times) < merchant.high_frequency_orders:
+        _, before = recent.get(key) or [None, []]
+        orders = count_recent(before, env["occurred_at"], env.get("order_id") or env["event_id"],
+                              merchant.high_frequency_orders)
+        if orders is before:
+            continue  # this order was counted already
+        recent[key] = [event.message.partition, orders]
+        if len(orders) < merchant.high_frequency_orders:
             continue
         # only the frequency reason here; amount and sensitive copies come from the router
         plain = merchant.model_copy(update={"amount_threshold_minor": None,
                                             "sensitive_skus": frozenset()})
         event_copy = {**record, "items": [],
                       "envelope": {**env, "event_id": f"{env['event_id']}:high-frequency"}}
-        for request in operator_copies("payment_succeeded", event_copy, plain, len(times),
+        for request in operator_copies("payment_succeeded", event_copy, plain, len(orders),
                                        rule_for("operator_order_copy", {})):
             await email_topic.send(key=(env.get("order_id") or key).encode(),
                                    value=REGISTRY.encode("notification_request", request,
@@ -78,5 +84,5 @@ async def buyer_count(stream):
 async def expire_buyers() -> None:
     cutoff = now_ms() - 2 * HOUR_MS
     for key, value in list(recent.data.items()):
-        if value and (not value[1] or value[1][-1] < cutoff):
+        if value and (not value[1] or value[1][-1][0] < cutoff):
             state.drop(recent, value[0], key)

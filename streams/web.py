@@ -55,10 +55,18 @@ class Live(View):
         return self.json({"status": "ok"})
 
 
+_joined = {"done": False}
+
+
+@app.on_rebalance_complete.connect
+async def _on_rebalance_complete(sender, **kwargs) -> None:
+    _joined["done"] = True  # joined the group and recovered its tables at least once
+
+
 @app.page("/readyz")
 class Ready(View):
     async def get(self, request: Request) -> Response:
-        ready = app.rebalancing is False and app.consumer is not None
+        ready = _joined["done"] and not app.rebalancing
         return self.json({"ready": ready}, status=200 if ready else 503)
 
 

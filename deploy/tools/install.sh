@@ -261,6 +261,7 @@ write_env() {
     versions="$(echo "$KUBERNETES_VERSIONS" | tr ' ' ',')"
     cat >"$TOOLS/tools.env" <<EOF
 PROMTOOL=$(command -v promtool)
+PROMETHEUS=$(command -v prometheus)
 KUBECONFORM=$BIN/kubeconform
 COMPOSE_SPEC=$BIN/compose-spec
 KUBERNETES_VERSIONS=$versions

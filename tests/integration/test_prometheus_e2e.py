@@ -186,7 +186,7 @@ def until_equal(get: Callable[[], T], want: T, timeout: float) -> None:
     assert last[-1] == want
 
 
-def test_prometheus_scrapes_a_traffic_run(prefix, worker_factory, prometheus, tmp_path):
+def test_prometheus_scrapes_a_traffic_run(prometheus, prefix, worker_factory, tmp_path):
     tag = uuid.uuid4().hex[:6]
     merchants = merchants_file(tmp_path / "merchants.json", tag)
     events = [(t, d) for t, d in tagged(sample_events(150, seed=11), tag) if t in ORDER_FREE]
@@ -224,6 +224,9 @@ def test_prometheus_scrapes_a_traffic_run(prefix, worker_factory, prometheus, tm
     for ch, c in expected.items():
         assert ratio[(ch,)] == pytest.approx(c["delivered"] / (c["delivered"] + c["dead_lettered"]))
     assert ratio[("email",)] < 1 and ratio[("sms",)] == 1
+    dead = prom.query(
+        'sum by (channel, error_class) (ordercast_dead_letters_total{job="ordercast"})')
+    assert dead == {("email", "RejectedSender"): expected["email"]["dead_lettered"]}
 
     assert prom.query('up{job="ordercast"}') == {(f"127.0.0.1:{worker.port}", "ordercast"): 1.0}
 
