@@ -4,22 +4,26 @@ same paid orders, timed by the fake provider (or, for the raw ceiling, by itself
 from __future__ import annotations
 
 import json
+import math
+import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from streams.catalog import channel_topic, full_name
 
-from . import kafka
-from .context import Bench
+from . import kafka, profile
+from .context import Bench, Drained
 from .events import LIFECYCLE_TOPIC, OrderEvent, order_events
-from .measure import Latency, Rate, latencies
-from .procs import free_port, wait_for
+from .measure import Latency, Rate, between, first_calls
+from .procs import Child, free_port, wait_for
 
 
 @dataclass(frozen=True)
 class Result:
     name: str
     rate: Rate
+    cpu_ms_per_event: float = math.nan  # CPU of the contender's own processes
     note: str = ""
 
 
@@ -40,7 +44,8 @@ def raw_ceiling(b: Bench, events: list[OrderEvent], volume: int) -> Result:
     wait_for(lambda: child.proc.poll() is not None, 120, "the raw passthrough to finish", 0.1)
     child.check_exit()
     r = json.loads(out.read_text())
-    return Result("raw ceiling (consume+produce)", Rate(r["n"], r["seconds"], r["per_s"]))
+    return Result("raw ceiling: consume + produce", Rate(r["n"], r["seconds"], r["per_s"]),
+                  note=f"{len(events)} events x {repeats}")
 
 
 def naive_peer(b: Bench, events: list[OrderEvent]) -> Result:
@@ -52,10 +57,10 @@ def naive_peer(b: Bench, events: list[OrderEvent]) -> Result:
         "-m", "bench.naive", "--topic", full_name(LIFECYCLE_TOPIC, prefix),
         "--group", b.app_id("peer"), "--endpoint", b.provider.url, "--n", str(len(events))])
     try:
-        rate, _ = b.drain(len(events), [child], cap_s=b.budget.cap_s)
+        d = b.drain(len(events), [child], cap_s=b.budget.cap_s)
     finally:
         b.children.stop(child)
-    return Result("naive peer (poll/render/send/commit)", rate, _capped(rate, events))
+    return _result("naive peer: poll, render, send, commit", d, events)
 
 
 def naive_faust(b: Bench, events: list[OrderEvent]) -> Result:
@@ -68,38 +73,57 @@ def naive_faust(b: Bench, events: list[OrderEvent]) -> Result:
         "BENCH_ENDPOINT": b.provider.url, "BENCH_WEB_PORT": str(free_port()),
         "BENCH_DATA_DIR": str(b.scratch / "naive-faust")})
     try:
-        rate, _ = b.drain(len(events), [child], cap_s=b.budget.cap_s)
+        d = b.drain(len(events), [child], cap_s=b.budget.cap_s)
     finally:
         b.children.stop(child)
-    return Result("naive Faust agent (sync boto3)", rate, _capped(rate, events))
+    return _result("naive Faust agent: sync boto3", d, events)
 
 
-def ordercast(b: Bench, events: list[OrderEvent], workers: int,
-              latency_after: bool = False) -> tuple[Result, Latency | None]:
-    """``workers`` worker processes in one group; with ``latency_after``, then a
-    paced run at half the measured rate on the same (warm) worker."""
-    name = f"oc{workers}w"
+def ordercast(b: Bench, events: list[OrderEvent], workers: int, *, latency: bool = False,
+              profile_dir: Path | None = None, patches: tuple[str, ...] = (),
+              tag: str = "") -> tuple[Result, Latencies | None]:
+    """``workers`` worker processes in one group, started before the events are
+    published; with ``latency``, then a paced run at half the measured rate on
+    the same (warm) worker. ``patches``: see bench.patched."""
+    name = f"oc{workers}w{tag}"
     prefix, app_id = b.prefix(name), b.app_id(name)
     kafka.provision(prefix)
-    started = [b.worker(f"{name}-{i}", prefix, app_id) for i in range(workers)]
+    started = [b.worker(f"{name}-{i}", prefix, app_id, patches) for i in range(workers)]
     children = [c for c, _ in started]
     try:
         b.wait_ready(started)
-        wait_for(lambda: kafka.group_members(app_id) == workers, 60,
+        wait_for(lambda: kafka.group_members(app_id) == workers, 90,
                  f"{workers} member(s) in a stable group", 0.3)
-        b.wait_ready(started)  # readiness after the last rebalance
+        b.wait_ready(started)  # ready again after the last rebalance
         b.provider.reset()
         kafka.publish_all(prefix, events)
-        rate, _ = b.drain(len(events), children)
-        result = Result(f"ordercast, {workers} worker{'s' if workers > 1 else ''}", rate)
-        latency = paced_latency(b, prefix, children, rate.per_s / 2) if latency_after else None
+        spy = Spy(children[0], profile_dir, f"{name}-throughput", b.budget.cap_s)
+        d = b.drain(len(events), children, on_first=spy.start)
+        spy.finish()
+        label = f"ordercast, {workers} worker{'s' if workers > 1 else ''}"
+        if patches:
+            label += f" + {'+'.join(patches)}"
+        result = _result(label, d, events)
+        lat = None
+        if latency:
+            lat = paced_latency(b, prefix, children, d.rate.per_s / 2)
     finally:
         for child in children:
             b.children.stop(child)
-    return result, latency
+    return result, lat
 
 
-def paced_latency(b: Bench, prefix: str, children, rate: float) -> Latency:
+@dataclass(frozen=True)
+class Latencies:
+    rate: float  # events/s published
+    total: Latency  # publish -> provider call
+    route: Latency  # publish -> request on notify.email (the router's hop)
+    deliver: Latency  # request on notify.email -> provider call
+
+
+def paced_latency(b: Bench, prefix: str, children: list[Child], rate: float) -> Latencies:
+    """Publish at ``rate`` for the budget's duration; publish time -> provider
+    call, split at the broker timestamp of the email request in between."""
     n = max(50, int(rate * b.budget.latency_s))
     events = order_events(n, first=500_000_001, seed=11)
     b.provider.reset()
@@ -109,9 +133,37 @@ def paced_latency(b: Bench, prefix: str, children, rate: float) -> Latency:
         for child in children:
             child.check()
         time.sleep(0.1)
-    return latencies(published, b.provider.calls())
+    called = first_calls(b.provider.calls())
+    routed = kafka.record_times(full_name(channel_topic("email"), prefix), set(published))
+    return Latencies(rate, between(published, called), between(published, routed),
+                     between(routed, called))
 
 
-def _capped(rate: Rate, events: list[OrderEvent]) -> str:
-    return f"measured on {rate.count} of {len(events)} (time cap)" if rate.count < len(
-        events) else ""
+class Spy:
+    """Optional py-spy recording of one worker while it is timed."""
+
+    def __init__(self, child: Child, out_dir: Path | None, name: str, seconds: float) -> None:
+        self.child, self.out_dir, self.name, self.seconds = child, out_dir, name, seconds
+        self.proc = None
+
+    def start(self) -> None:
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.proc = profile.record(self.child.proc.pid, self.out_dir / f"{self.name}.txt",
+                                       self.seconds)
+
+    def finish(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:  # drained early: py-spy writes what it has on SIGINT
+            self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+        raw = self.out_dir / f"{self.name}.txt"
+        if raw.exists():
+            (self.out_dir / f"{self.name}.summary.txt").write_text(profile.summarise(raw))
+
+
+def _result(name: str, d: Drained, events: list[OrderEvent]) -> Result:
+    note = (f"timed on {d.rate.count} of {len(events)} (time cap)"
+            if d.rate.count < len(events) else "")
+    return Result(name, d.rate, d.cpu_ms_per_event, note)

@@ -3,8 +3,10 @@ scratch directory, the run's unique topic prefix and its time budget."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +23,8 @@ class Budget:
     concurrency: int
 
 
-QUICK = Budget(n=3000, cap_s=8.0, latency_s=8.0, concurrency=32)
-FULL = Budget(n=10_000, cap_s=20.0, latency_s=20.0, concurrency=32)
+QUICK = Budget(n=2000, cap_s=8.0, latency_s=8.0, concurrency=32)
+FULL = Budget(n=6000, cap_s=20.0, latency_s=20.0, concurrency=32)
 
 
 @dataclass
@@ -43,10 +45,14 @@ class Bench:
     def app_id(self, name: str) -> str:
         return f"{self.run_prefix}{name}"
 
-    def worker(self, name: str, prefix: str, app_id: str, **env: str) -> tuple[Child, int]:
-        """An ordercast worker (``python -m streams worker``) on the fake provider."""
+    def worker(self, name: str, prefix: str, app_id: str, patches: tuple[str, ...] = (),
+               **env: str) -> tuple[Child, int]:
+        """An ordercast worker (``python -m streams worker``) on the fake provider;
+        with ``patches``, the same worker with bench.patched speed-ups applied."""
         port = free_port()
-        child = self.children.start(name, ["-m", "streams", "worker"], {
+        args = ["-m", "bench.patched"] if patches else ["-m", "streams", "worker"]
+        child = self.children.start(name, args, {
+            "BENCH_PATCHES": ",".join(patches),
             "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
             "ORDERCAST_APP_ID": app_id,
             "ORDERCAST_WEB_PORT": str(port),
@@ -72,15 +78,20 @@ class Bench:
         wait_for(ready, timeout, f"{len(workers)} worker(s) to be ready", 0.3)
 
     def drain(self, n: int, children: list[Child], cap_s: float | None = None,
-              first_timeout: float = 90.0, idle_timeout: float = 20.0) -> tuple[Rate, list[Call]]:
+              first_timeout: float = 90.0, idle_timeout: float = 20.0,
+              on_first: Callable[[], None] | None = None) -> Drained:
         """Wait until ``n`` calls reached the provider (or ``cap_s`` seconds
-        passed since the first), then measure the steady rate."""
+        passed since the first), then measure the steady rate and the CPU the
+        children spent in that window."""
         def started() -> bool:
             for child in children:
                 child.check()
             return self.provider.count() > 0
 
-        wait_for(started, first_timeout, "the first provider call", 0.05)
+        wait_for(started, first_timeout, "the first provider call", 0.02)
+        cpu0 = sum(c.cpu_seconds() for c in children)
+        if on_first:
+            on_first()
         begin = time.monotonic()
         last_count, last_change = 0, begin
         while True:
@@ -95,5 +106,17 @@ class Bench:
             for child in children:
                 child.check()
             time.sleep(0.05)
+        cpu = sum(c.cpu_seconds() for c in children) - cpu0
         calls = self.provider.calls()
-        return steady_rate(calls), calls
+        return Drained(steady_rate(calls), calls, cpu)
+
+
+@dataclass(frozen=True)
+class Drained:
+    rate: Rate
+    calls: list[Call]
+    cpu_s: float  # CPU the contender's processes used while it was being timed
+
+    @property
+    def cpu_ms_per_event(self) -> float:
+        return self.cpu_s * 1000 / self.rate.count if self.rate.count else math.nan

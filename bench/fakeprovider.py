@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -128,17 +129,24 @@ class FakeProvider:
     """The server in its own process (so its CPU never competes with the bench's
     GIL); a context manager that always stops it."""
 
-    def __init__(self, port: int, latency_ms: float = 1.0) -> None:
+    def __init__(self, port: int, latency_ms: float = 1.0, log: Path | None = None) -> None:
         self.port = port
         self.latency_ms = latency_ms
+        self.log = log
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> FakeProvider:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.fakeprovider", "--port", str(self.port),
-             "--latency-ms", str(self.latency_ms)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.fakeprovider", "--port", str(self.port),
+                 "--latency-ms", str(self.latency_ms)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parent.parent, start_new_session=True)
+        finally:
+            if self.log:
+                out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -3,8 +3,10 @@ once or paced), consumer-group state, and removing the run's own topics."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
@@ -74,7 +76,10 @@ def publish_paced(prefix: str, events: Sequence[OrderEvent], rate: float) -> dic
     return published
 
 
+@cache
 def admin() -> AdminClient:
+    """One client for the run: a client collected while a request is pending
+    leaves that request's future unresolved forever."""
     from streams.settings import kafka
 
     return AdminClient({"bootstrap.servers": kafka().bootstrap})
@@ -83,7 +88,8 @@ def admin() -> AdminClient:
 def group_members(group: str) -> int:
     """Members of a consumer group once it is stable (0 while it rebalances)."""
     try:
-        desc = admin().describe_consumer_groups([group], request_timeout=5)[group].result()
+        fut = admin().describe_consumer_groups([group], request_timeout=5)[group]
+        desc = fut.result(timeout=10)
     except Exception:  # not there yet
         return 0
     return len(desc.members) if desc.state.name == "STABLE" else 0
@@ -95,8 +101,36 @@ def delete_run_topics(run_prefix: str) -> int:
     names = [t for t in client.list_topics(timeout=10).topics if t.startswith(run_prefix)]
     if names:
         for fut in client.delete_topics(names, operation_timeout=30).values():
-            try:
-                fut.result()
-            except Exception:  # already gone: nothing to do
-                pass
+            with contextlib.suppress(Exception):  # already gone: nothing to do
+                fut.result(timeout=60)
     return len(names)
+
+
+def record_times(topic: str, keys: set[str], timeout: float = 20.0) -> dict[str, float]:
+    """Key -> broker record timestamp (epoch s) of the first record with that key,
+    for the wanted keys: when a hop inside the worker produced it."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from streams.settings import kafka
+
+    consumer = Consumer({"bootstrap.servers": kafka().bootstrap, "group.id": "bench-reader",
+                         "enable.auto.commit": False})
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1]
+                for p in parts}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+        seen: dict[int, int] = {p: 0 for p in parts}
+        found: dict[str, float] = {}
+        deadline = time.monotonic() + timeout
+        while any(seen[p] < ends[p] for p in parts) and time.monotonic() < deadline:
+            for msg in consumer.consume(500, 0.2):
+                if msg.error():
+                    continue
+                seen[msg.partition()] = msg.offset() + 1
+                key = (msg.key() or b"").decode(errors="replace")
+                if key in keys and key not in found:
+                    found[key] = msg.timestamp()[1] / 1000
+        return found
+    finally:
+        consumer.close()

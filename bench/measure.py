@@ -54,7 +54,11 @@ class Latency:
 def latencies(published: Mapping[str, float], calls: Iterable[Call], api: str = "ses"
               ) -> Latency:
     """Publish time -> first provider call, per order, in milliseconds."""
-    first = first_calls(calls, api)
-    values = sorted((first[k] - t) * 1000 for k, t in published.items() if k in first)
-    return Latency(len(values), len(published) - len(values), percentile(values, 50),
+    return between(published, first_calls(calls, api))
+
+
+def between(start: Mapping[str, float], end: Mapping[str, float]) -> Latency:
+    """Per key, ``end - start`` in milliseconds (keys missing from ``end`` are missing)."""
+    values = sorted((end[k] - t) * 1000 for k, t in start.items() if k in end)
+    return Latency(len(values), len(start) - len(values), percentile(values, 50),
                    percentile(values, 99), values[-1] if values else math.nan)

@@ -26,7 +26,8 @@ from schemas.codec import REGISTRY
 from streams.render import TEMPLATE_DIR
 from streams.settings import ROOT
 
-env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html"]))
+env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
+                  autoescape=select_autoescape(["html"]))
 
 
 @cache

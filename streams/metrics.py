@@ -48,5 +48,10 @@ RISK_ALERTS = Counter("ordercast_risk_alerts", "Risk alerts raised", ["rule"])
 RISK_OBSERVED = Counter("ordercast_risk_observations", "Failed payments counted per rule",
                         ["rule"])
 LAG = Gauge("ordercast_consumer_lag", "Messages behind the log end", ["topic", "partition"])
+# Series exist from start-up, so rate()/increase() see a restart's first delivery.
+for _channel, _provider in (("email", "ses"), ("sms", "sns"), ("inapp", "inapp"),
+                            ("webhook", "webhook")):
+    for _status in ("delivered", "dead_lettered"):
+        DELIVERIES.labels(_channel, _provider, _status)
 BUILD = Gauge("ordercast_build_info", "Build information", ["version", "python"])
 BUILD.labels(VERSION, platform.python_version()).set(1)

@@ -70,12 +70,13 @@ class Observed:
 class Verdict:
     delivered: int
     dead_lettered: int
-    duplicates: int  # extra provider copies, summed over notifications
+    duplicates: Counter  # channel -> extra provider copies
     reasons: Counter  # error-class -> dead-lettered notifications
 
     def __str__(self) -> str:
         return (f"{self.delivered} delivered, {self.dead_lettered} dead-lettered "
-                f"{dict(self.reasons)}, {self.duplicates} duplicate(s)")
+                f"{dict(self.reasons)}, {sum(self.duplicates.values())} duplicate(s) "
+                f"{dict(self.duplicates)}")
 
 
 class Ledger:
@@ -172,13 +173,16 @@ def check_delivered_once_or_dead_lettered(
         if letters and not copies:
             why[letters[0].get("error-class")] += 1
     dead = sum(why.values())
-    duplicates = sum(n - 1 for n in seen.copies.values() if n > 1)
-    verdict = Verdict(len(ledger.expected) - dead, dead, duplicates, why)
+    extra = Counter()
+    for nid, n in seen.copies.items():
+        extra[ledger.expected[nid]["channel"]] += max(0, n - 1)
+    duplicates = sum(extra.values())
+    verdict = Verdict(len(ledger.expected) - dead, dead, +extra, why)
     if dead and not dead_letters_allowed:
         problems.append(f"{dead} notifications dead-lettered, none allowed: {dict(why)}")
     if duplicates > ambiguous_resends:
-        extra = {n: c for n, c in seen.copies.items() if c > 1}
+        twice = [(n, ledger.expected[n]["channel"], c) for n, c in seen.copies.items() if c > 1]
         problems.append(f"{duplicates} duplicate deliveries but only {ambiguous_resends:g} "
-                        f"ambiguous resends admitted: {list(extra.items())[:5]}")
+                        f"ambiguous resends admitted: {twice[:5]}")
     assert not problems, f"{verdict}; {len(problems)} problem(s):\n" + "\n".join(problems[:20])
     return verdict
