@@ -5,19 +5,21 @@ soon a card-testing alert comes out at 2,000 payment failures per second.
     python -m bench.risk            # full form, a few minutes
     python -m bench.risk --quick    # short form, about a minute
 
-Three phases, each on its own topic prefix and consumer group:
+Three phases; the ordercast ones share one worker and topic namespace, the naive
+agent has its own:
 
 1. ordercast throughput: a labelled backlog (bench.risk_data.generate, mostly
-   normal traffic) is published, a worker (``python -m streams worker``) is
-   started on it, and ``ordercast_risk_observations_total`` on its /metrics is
-   polled until every (rule, key) observation is counted.
+   normal traffic) is published, a worker (``python -m streams worker``, every
+   agent: it also routes and delivers the buyers' notifications through moto)
+   is started on it, and ``ordercast_risk_observations_total`` on its /metrics
+   is polled until every (rule, key) observation is counted.
 2. naive Faust throughput: the same events through one Faust agent that keeps
    the counts in windowed tables (``table[key] += 1``, then ``.value()``
    against the threshold), polled on its /progress page.
-3. alert latency: a fresh worker is fed a paced stream whose event times are
-   wall-clock time; for each alert the reference predicts, latency is the
-   alert's arrival on the alert topic minus the publish time of the event that
-   crossed the threshold.
+3. alert latency: once it has finished the backlog, the same worker is fed a
+   paced stream whose event times are wall-clock time; for each alert the
+   reference predicts, latency is the alert's arrival on the alert topic minus
+   the publish time of the event that crossed the threshold.
 
 Prints a table and, as the last line, one JSON object.
 """
@@ -46,7 +48,9 @@ from streams import settings as cfg
 from streams import topics
 from streams.catalog import LIFECYCLE, RISK_ALERTS, TopicSpec, full_name
 from streams.risk import DEFAULT_RULES, fields_of, keys_for
+from streams.stack import kafka_ready, moto_ready, moto_url
 
+from .kafka import delete_topics_under
 from .measure import percentile
 from .procs import BenchError, Child, Children, free_port, http_ok, sigterm_as_interrupt
 from .risk_data import START_MS, generate, reference_alerts
@@ -69,9 +73,9 @@ class Plan:
     wait_s: float  # how long alerts may take after the last publish before counting as lost
 
 
-QUICK = Plan(n_normal=3_000, attacks=3, cap_s=40.0, rate=2000.0, latency_s=8.0, bursts=6,
-             wait_s=20.0)
-FULL = Plan(n_normal=10_000, attacks=6, cap_s=75.0, rate=2000.0, latency_s=20.0, bursts=15,
+QUICK = Plan(n_normal=1_500, attacks=3, cap_s=20.0, rate=2000.0, latency_s=8.0, bursts=6,
+             wait_s=10.0)
+FULL = Plan(n_normal=5_000, attacks=6, cap_s=75.0, rate=2000.0, latency_s=20.0, bursts=15,
             wait_s=30.0)
 
 
@@ -221,9 +225,12 @@ class Throughput:
 
     @property
     def cpu_us_per_event(self) -> float:
-        """CPU per event counted: unlike the rate, barely moved by other load on the machine."""
+        """CPU per event counted: unlike the rate, barely moved by other load on the
+        machine.  Not known when capped: the process also worked on events not yet counted."""
         events = self.events_per_s * self.seconds
-        return self.cpu_cores * self.seconds / events * 1e6 if events else math.nan
+        if self.capped or not events:
+            return math.nan
+        return self.cpu_cores * self.seconds / events * 1e6
 
 
 def count_rate(read: Callable[[], float], started: Callable[[], bool], target: float,
@@ -272,9 +279,11 @@ class Run:
         child = self.children.start(name, ["-m", "streams", "worker"], {
             "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
             "ORDERCAST_APP_ID": f"bench-risk-{self.run_id}-{name}",
+            # its own process and consumer group: counting never waits behind delivery
+            "ORDERCAST_ROLE": "risk",
             "ORDERCAST_WEB_PORT": str(port),
             "ORDERCAST_DATA_DIR": str(self.scratch / "faust"),
-            "ORDERCAST_AWS_ENDPOINT_URL": cfg.aws().endpoint_url or "http://127.0.0.1:15000",
+            "ORDERCAST_AWS_ENDPOINT_URL": cfg.aws().endpoint_url or moto_url(),
             # moto's account quota is 1 email/s; taken as the send rate it would
             # leave every agent waiting behind the email queue
             "ORDERCAST_AWS_SES_MAX_SEND_RATE": "1000000",
@@ -293,25 +302,46 @@ class Run:
             time.sleep(0.2)
 
 
-# -- phase 1: ordercast throughput ------------------------------------------------------
+# -- phases 1 and 3: the ordercast worker ---------------------------------------------
 
-def ordercast_throughput(run: Run, stream: Stream, cap_s: float) -> tuple[Throughput, str]:
+def ordercast_phases(run: Run, stream: Stream, plan: Plan
+                     ) -> tuple[Throughput, str, Latency]:
+    """Throughput on the backlog, then latency on the same worker once it has
+    settled: one topic namespace for both (a broker's partitions are not free)."""
     prefix = run.prefix("oc")
     topics.apply(prefix=prefix)
     publish(full_name(PAYMENT_FAILED, prefix), stream.encoded)
-    child, port = run.worker("oc-throughput", prefix)
+    child, port = run.worker("oc", prefix)
     try:
         run.wait_ready(child, port, "/livez")
         result = count_rate(
             lambda: _safe(metric, port, OBSERVED),
             lambda: _safe(metric, port, "ordercast_events_consumed_total") > 0
             or _safe(metric, port, OBSERVED) > 0,
-            stream.observations, stream.observations / len(stream.events), child, cap_s)
+            stream.observations, stream.observations / len(stream.events), child, plan.cap_s)
         alerts = read_alerts(full_name(RISK_ALERTS, prefix), _ordercast_alert,
-                             set(stream.expected))
+                             set(stream.expected), 3.0 if result.capped else 10.0)
+        settled = settle(child, plan.wait_s)
+        run.wait_ready(child, port, "/readyz")
+        latency = alert_latency(plan, prefix, child, port, settled)
     finally:
         run.children.stop(child)
-    return result, _match(alerts, stream.expected, result.capped)
+    return result, _match(alerts, stream.expected, result.capped), latency
+
+
+def settle(child: Child, timeout: float, idle_cores: float = 0.15) -> bool:
+    """Wait until the worker is done with the backlog (its CPU use drops), so the
+    paced run does not queue behind it; False if it never did within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(child.proc.pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        child.check()
+        now = cpu_seconds(child.proc.pid)
+        if now - before < idle_cores:
+            return True
+        before = now
+    return False
 
 
 def _safe(read: Callable[[int, str], float], port: int, name: str) -> float:
@@ -352,7 +382,7 @@ def naive_throughput(run: Run, stream: Stream, cap_s: float) -> tuple[Throughput
                             stream.observations, stream.observations / len(stream.events),
                             child, cap_s)
         alerts = read_alerts(full_name(NAIVE_ALERTS, prefix), _naive_alert,
-                             set(stream.expected))
+                             set(stream.expected), 3.0 if result.capped else 10.0)
     finally:
         run.children.stop(child)
     return result, _match(alerts, stream.expected, result.capped)
@@ -364,7 +394,9 @@ def _spec(name: str, schema: str) -> TopicSpec:
 
 def naive_worker() -> None:
     """The obvious Faust agent: decode, and for every rule key bump a tumbling
-    windowed table in event time, alerting when the count reaches the threshold."""
+    windowed table in event time, alerting when the count reaches the threshold.
+    It does not repartition by key, so it counts right only as a single worker:
+    a generous baseline (ordercast pays for a by-key hop to scale out)."""
     from datetime import timedelta
 
     import faust
@@ -379,7 +411,8 @@ def naive_worker() -> None:
     alerts = app.topic(env["BENCH_ALERTS"], key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw")
     size = DEFAULT_RULES[0].size_s
-    assert all(r.window == "tumbling" and r.size_s == size for r in DEFAULT_RULES)
+    if not all(r.window == "tumbling" and r.size_s == size for r in DEFAULT_RULES):
+        raise BenchError("the naive agent knows one tumbling window size only")
     now = {"t": 0.0}  # event time of the event being processed, in seconds
 
     def event_time(event: object) -> float:
@@ -438,16 +471,14 @@ class Latency:
     publish_rate: float  # achieved, events per second
     behind_s: float  # all events counted this long after the last one was published
     cpu_cores: float
+    settled: bool  # the worker had finished the backlog before the paced run began
 
 
-def alert_latency(run: Run, plan: Plan) -> Latency:
-    prefix = run.prefix("lat")
-    topics.apply(prefix=prefix)
-    child, port = run.worker("oc-latency", prefix)
+def alert_latency(plan: Plan, prefix: str, child: Child, port: int, settled: bool
+                  ) -> Latency:
     alerts_topic = full_name(RISK_ALERTS, prefix)
     consumer = _consumer(**{"fetch.wait.max.ms": 20})
     try:
-        run.wait_ready(child, port, "/readyz")
         _assign_at_end(consumer, alerts_topic)
         events = paced_events(plan)
         # event times start once the reference is computed (events are encoded as sent)
@@ -455,15 +486,15 @@ def alert_latency(run: Run, plan: Plan) -> Latency:
         stream = Stream.of(at(events, start_ms), encode=False)
         if time.time() * 1000 > start_ms:
             raise BenchError("preparing the paced stream overran its lead time")
+        oldest = start_ms - max(r.size_ms for r in DEFAULT_RULES)  # older: the backlog's
         return _paced(stream, full_name(PAYMENT_FAILED, prefix), consumer, child, port,
-                      plan.wait_s)
+                      plan.wait_s, oldest, settled)
     finally:
         consumer.close()
-        run.children.stop(child)
 
 
 def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: int,
-           wait_s: float) -> Latency:
+           wait_s: float, oldest: int, settled: bool) -> Latency:
     """Publish each event at its event time, consume alerts in the same loop."""
     crossing: dict[str, list[Ident]] = {}  # one event may cross several rules' thresholds
     for ident, event_id in stream.expected.items():
@@ -473,6 +504,7 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
     arrived: dict[Ident, tuple[float, float]] = {}  # first arrival, its record timestamp
     unexpected: set[Ident] = set()
     cpu0, wall0 = cpu_seconds(child.proc.pid), time.monotonic()
+    target = _safe(metric, port, OBSERVED) + stream.observations
     events, n, i = stream.events, len(stream.events), 0
     first = last = 0.0
 
@@ -482,6 +514,8 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
                 continue
             at = time.time()
             ident = _ordercast_alert(msg.value())
+            if ident[2] < oldest:
+                continue  # a late alert from the backlog
             if ident not in stream.expected:
                 unexpected.add(ident)
             elif ident not in arrived:
@@ -505,7 +539,6 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
         take(min(0.002, max(0.0, due)))
     if producer.flush(30):
         raise BenchError("paced events not acknowledged within 30 s")
-    target = stream.observations  # a fresh worker: its counter started at zero
     counted_at = None
     deadline = time.time() + wait_s
     while time.time() < deadline:
@@ -526,7 +559,7 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
         produced_p99_ms=_r(percentile(produced, 99)), published=n,
         publish_rate=round(n / (last - first), 1) if last > first else 0.0,
         behind_s=_r(counted_at - last if counted_at else math.inf, 3),
-        cpu_cores=round(cpu, 2))
+        cpu_cores=round(cpu, 2), settled=settled)
 
 
 def _r(x: float, digits: int = 1) -> float:
@@ -583,31 +616,31 @@ def main(argv: list[str] | None = None) -> int:
         plan = Plan(**{**asdict(plan), "rate": args.rate or plan.rate,
                        "latency_s": args.seconds or plan.latency_s})
 
-    from streams.stack import kafka_ready, moto_ready
-
     if not kafka_ready(5.0):
         print(f"bench risk: Kafka at {bootstrap()} is not reachable; start it with "
               "`ordercast stack up`", file=sys.stderr)
         return 2
     if not moto_ready():
-        print("bench risk: moto is not reachable; start it with `ordercast stack up`",
+        print(f"bench risk: moto at {moto_url()} is not reachable; start it with "
+              "`ordercast stack up`",
               file=sys.stderr)
         return 2
 
     info = machine()
     began = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="bench-risk-"))
+    run_id = uuid.uuid4().hex[:8]
     try:
         with sigterm_as_interrupt(), Children(scratch) as children:
-            run = Run(children, scratch, uuid.uuid4().hex[:8])
+            run = Run(children, scratch, run_id)
             stream = backlog(plan, int(time.time() * 1000))
-            print(f"backlog: {len(stream.events)} payment failures, {stream.observations} "
-                  f"observations, {len(stream.expected)} reference alerts", file=sys.stderr)
-            oc, oc_alerts = ordercast_throughput(run, stream, plan.cap_s)
-            print(f"ordercast: {oc.events_per_s:.0f} events/s", file=sys.stderr)
+            _progress(began, f"backlog: {len(stream.events)} payment failures, "
+                      f"{stream.observations} observations, {len(stream.expected)} alerts")
+            oc, oc_alerts, lat = ordercast_phases(run, stream, plan)
+            _progress(began, f"ordercast: {oc.events_per_s:.0f} events/s; alert latency: "
+                      f"{lat.alerts} alerts arrived, {lat.missing} lost")
             naive, naive_alerts = naive_throughput(run, stream, plan.cap_s)
-            print(f"naive Faust: {naive.events_per_s:.0f} events/s", file=sys.stderr)
-            lat = alert_latency(run, plan)
+            _progress(began, f"naive Faust: {naive.events_per_s:.0f} events/s")
     except KeyboardInterrupt:
         print("bench risk: interrupted; every child stopped", file=sys.stderr)
         return 130
@@ -617,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.keep_logs:
             print(f"logs: {scratch}", file=sys.stderr)
+        delete_topics_under(f"bench-risk-{run_id}")  # the broker holds every topic's files
 
     info["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     info["cpu_pressure_end"] = cpu_pressure()
@@ -630,13 +664,19 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": _finite(round(_ratio(oc, naive), 2)), "n_events": len(stream.events),
         "rate_per_s": lat.publish_rate, "latency_events": lat.published,
         "behind_after_publish_s": _finite(lat.behind_s),
-        "risk_cpu_us_per_event": _finite(round(oc.cpu_us_per_event)),
-        "naive_cpu_us_per_event": _finite(round(naive.cpu_us_per_event)),
+        "risk_cpu_us_per_event": _finite(round(oc.cpu_us_per_event, 1)),
+        "naive_cpu_us_per_event": _finite(round(naive.cpu_us_per_event, 1)),
+        "risk_capped": oc.capped, "naive_capped": naive.capped,
         "worker_cpu_cores": round(oc.cpu_cores, 2), "naive_cpu_cores": round(naive.cpu_cores, 2),
-        "latency_worker_cpu_cores": lat.cpu_cores, "quick": args.quick,
+        "latency_worker_cpu_cores": lat.cpu_cores, "latency_after_backlog_settled": lat.settled,
+        "quick": args.quick,
         "seconds": round(time.monotonic() - began, 1), **info,
     }))
     return 0
+
+
+def _progress(began: float, what: str) -> None:
+    print(f"[{time.monotonic() - began:5.0f} s] {what}", file=sys.stderr)
 
 
 def _ratio(oc: Throughput, naive: Throughput) -> float:
@@ -645,6 +685,10 @@ def _ratio(oc: Throughput, naive: Throughput) -> float:
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None  # JSON has no infinity: null = not measured
+
+
+def _per_event(x: float) -> str:
+    return f", {x:,.0f} us per event" if math.isfinite(x) else ""
 
 
 def _ms(x: float, wait_s: float) -> str:
@@ -659,11 +703,10 @@ def report(plan: Plan, stream: Stream, oc: Throughput, oc_alerts: str, naive: Th
         ("measure", "value", "detail"),
         ("ordercast risk throughput", f"{oc.events_per_s:,.0f} ev/s",
          f"{oc.observations:,.0f}/{stream.observations:,} obs in {oc.seconds:.1f} s, worker "
-         f"CPU {oc.cpu_cores:.2f} cores = {oc.cpu_us_per_event:,.0f} us/event; "
-         f"alerts: {oc_alerts}"),
+         f"CPU {oc.cpu_cores:.2f} cores{_per_event(oc.cpu_us_per_event)}; alerts: {oc_alerts}"),
         ("naive Faust risk throughput", f"{naive.events_per_s:,.0f} ev/s",
          f"{naive.observations:,.0f}/{stream.observations:,} obs in {naive.seconds:.1f} s, "
-         f"CPU {naive.cpu_cores:.2f} cores = {naive.cpu_us_per_event:,.0f} us/event; "
+         f"CPU {naive.cpu_cores:.2f} cores{_per_event(naive.cpu_us_per_event)}; "
          f"alerts: {naive_alerts}"),
         ("ratio ordercast/naive", f"{_ratio(oc, naive):.2f}x", "goal >= 2x"),
         (f"alert latency at {lat.publish_rate:,.0f}/s", f"p99 {_ms(lat.p99_ms, w)}",
@@ -671,7 +714,8 @@ def report(plan: Plan, stream: Stream, oc: Throughput, oc_alerts: str, naive: Th
          f"{lat.missing} lost (> {w:.0f} s), {lat.unexpected} unexpected; goal p99 <= 100 ms"),
         ("  publish -> alert produced", f"p99 {_ms(lat.produced_p99_ms, w)}",
          f"{lat.published:,} events; all counted {behind} after the last publish; worker "
-         f"CPU {lat.cpu_cores:.2f} cores"),
+         f"CPU {lat.cpu_cores:.2f} cores" + ("" if lat.settled else
+                                            "; the worker was still busy with the backlog")),
     ]))
 
 

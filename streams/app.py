@@ -1,5 +1,10 @@
 """The Faust app, built from settings. Domains declare their own topics,
-tables and agents in their modules; the app only discovers them."""
+tables and agents in their modules; the app only discovers them.
+
+A worker runs one role: `notify` (routing, delivery, web), `risk` (the risk
+agent, in its own consumer group so counting never waits behind delivery), or
+`all` of them in one process (the local default).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,25 @@ import faust
 
 from . import settings as cfg
 
+ROLES = {
+    "notify": ("streams.router", "streams.delivery", "streams.buyers", "streams.web"),
+    "risk": ("streams.risk_agent",),
+}
+ROLES["all"] = ROLES["notify"] + ROLES["risk"]
+COMMON = ("streams.lag", "streams.health")
+
 _k, _w = cfg.kafka(), cfg.worker()
-(_w.data_dir / _w.app_id).mkdir(parents=True, exist_ok=True)
+APP_ID = f"{_w.app_id}-risk" if _w.role == "risk" else _w.app_id
+(_w.data_dir / APP_ID).mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
-    _w.app_id,
+    APP_ID,
     broker=f"kafka://{_k.bootstrap}",
     store=_w.store,
-    datadir=str(_w.data_dir / _w.app_id),
-    origin="streams",
-    autodiscover=["streams.router", "streams.delivery", "streams.risk_agent",
-                  "streams.buyers", "streams.lag", "streams.web"],
+    datadir=str(_w.data_dir / APP_ID),
+    autodiscover=[*ROLES[_w.role], *COMMON],
+    origin="streams.app",  # faust scans the origin too: not the whole package, or every role
+                           # would load every agent
     topic_partitions=_k.partitions,
     web_host=_w.web_host,
     web_bind=_w.web_host,

@@ -129,10 +129,20 @@ def demo(
 
 
 @cli.command()
-def worker(loglevel: str = typer.Option("info", "--loglevel", "-l")) -> None:
+def worker(
+    loglevel: str = typer.Option("info", "--loglevel", "-l"),
+    role: str = typer.Option(None, "--role",
+                             help="all | notify | risk (default: ORDERCAST_ROLE, else all)"),
+) -> None:
     """Run the stream-processing worker (Faust)."""
+    import os
+
     from .worker import run
 
+    if role is not None:
+        if role not in ("all", "notify", "risk"):
+            _fail(f"unknown role {role!r}: use all, notify or risk")
+        os.environ["ORDERCAST_ROLE"] = role
     run(loglevel)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from channels.base import Channel, Message
 from channels.exceptions import DeliveryError, NotConfigured, PermanentError
 from channels.registry import build_channels
+from channels.webhook import WebhookEndpoint
 from schemas.codec import REGISTRY
 
 from . import cardkey, context, deadletter, dispatch, metrics
@@ -49,7 +50,8 @@ def channel(name: str) -> Channel:
             endpoint_url=aws.endpoint_url, region=aws.region, ses_sender=w.ses_sender,
             concurrency=aws.concurrency, ses_max_send_rate=aws.ses_max_send_rate,
             sms_max_send_rate=aws.sms_max_send_rate, sms_default_region=w.sms_default_region,
-            rate_burst=max(1, aws.concurrency // 4), inbox_publish=_publish_inbox))
+            rate_burst=max(1, aws.concurrency // 4), inbox_publish=_publish_inbox,
+            webhook_endpoints=_webhooks()))
     try:
         return _channels[name]
     except KeyError:
@@ -66,6 +68,11 @@ def as_delivery_error(exc: Exception) -> DeliveryError:
     if isinstance(exc, TemplateProblem):
         return RenderFailed(str(exc))
     raise exc
+
+
+def _webhooks() -> dict[str, WebhookEndpoint]:
+    return {name: WebhookEndpoint(conf["url"].get_secret_value(), conf["secret"])
+            for name, conf in cfg.worker().webhooks.items()}
 
 
 async def message_for(request: dict[str, Any]) -> Message:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,7 @@ class AwsSettings(BaseSettings):
 class WorkerSettings(BaseSettings):
     model_config = _config("ORDERCAST_")
     app_id: str = "ordercast"
+    role: Literal["all", "notify", "risk"] = "all"  # which agents this worker runs
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     store: str = "memory://"  # rocksdb:// for large tables
@@ -66,6 +67,9 @@ class WorkerSettings(BaseSettings):
     recall_window_h: float = 24.0
     dedup_ttl_h: float = 72.0
     sms_default_region: str = "CN"
+    # signed webhooks by endpoint name (a merchant's `webhook_endpoint`):
+    # {"keyforge-orders": {"url": "https://...", "secret": "..."}}
+    webhooks: dict[str, dict[str, SecretStr]] = {}
     # per-merchant risk rule overrides: {"m-1001": {"failures_per_ip": {"threshold": 20}}}
     risk_overrides: dict[str, dict[str, dict[str, int]]] = {}
     log_level: str = "info"

@@ -1,5 +1,5 @@
-"""The worker's HTTP endpoints: Prometheus metrics, health probes, the in-app
-inbox, card-key link redemption and the template preview.
+"""The worker's HTTP endpoints for people: the in-app inbox, card-key link
+redemption and the template preview (metrics and probes: streams.health).
 
 Only ``/k/{token}`` is meant for buyers' browsers. ``/inbox`` does not
 authenticate: the shop's backend calls it for its logged-in buyer. ``/templates``
@@ -23,7 +23,6 @@ from aiokafka.errors import KafkaError
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TableT
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
 from . import cardkey, context, inbox, links, preview
@@ -41,33 +40,6 @@ FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 NO_STORE = {"Cache-Control": "no-store"}
 PASSED_ON = ("Location", "Cache-Control", "Referrer-Policy", "Retry-After",
              "Content-Security-Policy")  # response headers a forwarded answer keeps
-
-
-@app.page("/metrics")
-class Metrics(View):
-    async def get(self, request: Request) -> Response:
-        return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
-
-@app.page("/livez")
-class Live(View):
-    async def get(self, request: Request) -> Response:
-        return self.json({"status": "ok"})
-
-
-_joined = {"done": False}
-
-
-@app.on_rebalance_complete.connect
-async def _on_rebalance_complete(sender, **kwargs) -> None:
-    _joined["done"] = True  # joined the group and recovered its tables at least once
-
-
-@app.page("/readyz")
-class Ready(View):
-    async def get(self, request: Request) -> Response:
-        ready = _joined["done"] and not app.rebalancing
-        return self.json({"ready": ready}, status=200 if ready else 503)
 
 
 # -- answering on the worker that owns a table key ---------------------------

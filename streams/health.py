@@ -1,0 +1,35 @@
+"""Prometheus metrics and health probes, served by every worker role."""
+
+from __future__ import annotations
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .app import app
+
+
+@app.page("/metrics")
+class Metrics(View):
+    async def get(self, request: Request) -> Response:
+        return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/livez")
+class Live(View):
+    async def get(self, request: Request) -> Response:
+        return self.json({"status": "ok"})
+
+
+_joined = {"done": False}
+
+
+@app.on_rebalance_complete.connect
+async def _on_rebalance_complete(sender, **kwargs) -> None:
+    _joined["done"] = True  # joined the group and recovered its tables at least once
+
+
+@app.page("/readyz")
+class Ready(View):
+    async def get(self, request: Request) -> Response:
+        ready = _joined["done"] and not app.rebalancing
+        return self.json({"ready": ready}, status=200 if ready else 503)
