@@ -31,7 +31,7 @@ def raw_ceiling(b: Bench, events: list[OrderEvent], volume: int) -> Result:
     """The same events, repeated up to ``volume`` messages: N alone passes
     through in tens of milliseconds, too short to time."""
     prefix = b.prefix("raw")
-    kafka.provision(prefix)
+    kafka.provision(prefix, [LIFECYCLE_TOPIC, channel_topic("email")])
     topic = full_name(LIFECYCLE_TOPIC, prefix)
     encoded = [(ev.key, ev.encode()) for ev in events]
     repeats = max(1, -(-volume // len(encoded)))
@@ -41,8 +41,13 @@ def raw_ceiling(b: Bench, events: list[OrderEvent], volume: int) -> Result:
         "-m", "bench.raw", "--topic", topic,
         "--out", full_name(channel_topic("email"), prefix), "--group", b.app_id("raw"),
         "--n", str(total), "--result", str(out)])
-    wait_for(lambda: child.proc.poll() is not None, 120, "the raw passthrough to finish", 0.1)
-    child.check_exit()
+    try:
+        wait_for(lambda: child.proc.poll() is not None, 120, "the raw passthrough to finish",
+                 0.1)
+        child.check_exit()
+    finally:
+        b.children.stop(child)
+        b.release("raw")
     r = json.loads(out.read_text())
     return Result("raw ceiling: consume + produce", Rate(r["n"], r["seconds"], r["per_s"]),
                   note=f"{len(events)} events x {repeats}")
@@ -50,7 +55,7 @@ def raw_ceiling(b: Bench, events: list[OrderEvent], volume: int) -> Result:
 
 def naive_peer(b: Bench, events: list[OrderEvent]) -> Result:
     prefix = b.prefix("peer")
-    kafka.provision(prefix)
+    kafka.provision(prefix, [LIFECYCLE_TOPIC])
     kafka.publish_all(prefix, events)
     b.provider.reset()
     child = b.children.start("peer", [
@@ -60,12 +65,13 @@ def naive_peer(b: Bench, events: list[OrderEvent]) -> Result:
         d = b.drain(len(events), [child], cap_s=b.budget.cap_s)
     finally:
         b.children.stop(child)
+        b.release("peer")
     return _result("naive peer: poll, render, send, commit", d, events)
 
 
 def naive_faust(b: Bench, events: list[OrderEvent]) -> Result:
     prefix = b.prefix("faust")
-    kafka.provision(prefix)
+    kafka.provision(prefix, [LIFECYCLE_TOPIC])
     kafka.publish_all(prefix, events)
     b.provider.reset()
     child = b.children.start("naive-faust", ["-m", "bench.naive_faust"], {
@@ -76,22 +82,30 @@ def naive_faust(b: Bench, events: list[OrderEvent]) -> Result:
         d = b.drain(len(events), [child], cap_s=b.budget.cap_s)
     finally:
         b.children.stop(child)
+        b.release("faust")
     return _result("naive Faust agent: sync boto3", d, events)
 
 
 def ordercast(b: Bench, events: list[OrderEvent], workers: int, *, latency: bool = False,
               profile_dir: Path | None = None, patches: tuple[str, ...] = (),
-              tag: str = "") -> tuple[Result, Latencies | None]:
+              tag: str = "", latency_rate: float | None = None
+              ) -> tuple[Result, Latencies | None]:
     """``workers`` worker processes in one group, started before the events are
     published; with ``latency``, then a paced run at half the measured rate on
-    the same (warm) worker. ``patches``: see bench.patched."""
+    the same (warm) worker (or at ``latency_rate``). ``patches``: see bench.patched."""
     name = f"oc{workers}w{tag}"
     prefix, app_id = b.prefix(name), b.app_id(name)
     kafka.provision(prefix)
-    started = [b.worker(f"{name}-{i}", prefix, app_id, patches) for i in range(workers)]
-    children = [c for c, _ in started]
+    started: list = []
+    children: list[Child] = []
     try:
-        b.wait_ready(started)
+        # one at a time: two workers starting together on a fresh app race to
+        # create the changelog topics, and the loser can hang in its first
+        # rebalance ("Ignoring missing topic ... preferences-changelog")
+        for i in range(workers):
+            started.append(b.worker(f"{name}-{i}", prefix, app_id, patches))
+            children.append(started[-1][0])
+            b.wait_ready(started)
         wait_for(lambda: kafka.group_members(app_id) == workers, 90,
                  f"{workers} member(s) in a stable group", 0.3)
         b.wait_ready(started)  # ready again after the last rebalance
@@ -105,11 +119,13 @@ def ordercast(b: Bench, events: list[OrderEvent], workers: int, *, latency: bool
             label += f" + {'+'.join(patches)}"
         result = _result(label, d, events)
         lat = None
-        if latency:
-            lat = paced_latency(b, prefix, children, d.rate.per_s / 2)
+        if latency:  # the in-app copies may still be on their way: let them finish
+            wait_for(lambda: _caught_up(app_id), 90, "the worker to catch up", 0.5)
+            lat = paced_latency(b, prefix, children, latency_rate or d.rate.per_s / 2)
     finally:
         for child in children:
             b.children.stop(child)
+        b.release(name)
     return result, lat
 
 
@@ -161,6 +177,11 @@ class Spy:
         raw = self.out_dir / f"{self.name}.txt"
         if raw.exists():
             (self.out_dir / f"{self.name}.summary.txt").write_text(profile.summarise(raw))
+
+
+def _caught_up(group: str) -> bool:
+    lag = kafka.group_lag(group)
+    return lag is not None and not any(lag.values())
 
 
 def _result(name: str, d: Drained, events: list[OrderEvent]) -> Result:

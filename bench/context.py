@@ -4,6 +4,7 @@ scratch directory, the run's unique topic prefix and its time budget."""
 from __future__ import annotations
 
 import math
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,7 @@ class Bench:
     children: Children
     scratch: Path
     budget: Budget
+    keep: bool = False  # keep each contender's topics (for a look afterwards)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     @property
@@ -44,6 +46,19 @@ class Bench:
 
     def app_id(self, name: str) -> str:
         return f"{self.run_prefix}{name}"
+
+    def release(self, name: str) -> None:
+        """Delete one contender's topics (its catalog and its worker's changelogs)
+        once it is done: thousands of idle partitions wear the shared broker down."""
+        if self.keep:
+            return
+        from . import kafka
+
+        for prefix in (self.prefix(name), f"{self.app_id(name)}-"):
+            try:
+                kafka.delete_topics_under(prefix)
+            except Exception as exc:  # the figures matter more than the tidy-up
+                print(f"bench: could not delete {prefix}*: {exc}", file=sys.stderr)
 
     def worker(self, name: str, prefix: str, app_id: str, patches: tuple[str, ...] = (),
                **env: str) -> tuple[Child, int]:

@@ -12,14 +12,16 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from streams import publish, topics
-from streams.catalog import full_name
+from streams.catalog import BY_NAME, TOPICS, full_name
 
 from .events import LIFECYCLE_TOPIC, OrderEvent
 
 
-def provision(prefix: str) -> None:
-    """The whole catalog under ``prefix`` (what a worker expects to find)."""
-    topics.apply(prefix=prefix)
+def provision(prefix: str, names: Sequence[str] | None = None) -> None:
+    """The catalog under ``prefix`` (what a worker expects to find), or only
+    the named catalog topics: every partition costs the broker open files."""
+    specs = tuple(BY_NAME[n] for n in names) if names else TOPICS
+    topics.apply(specs, prefix=prefix)
 
 
 def _produce(producer: Producer, topic: str, value: bytes, key: bytes) -> None:
@@ -95,14 +97,24 @@ def group_members(group: str) -> int:
     return len(desc.members) if desc.state.name == "STABLE" else 0
 
 
-def delete_run_topics(run_prefix: str) -> int:
-    """Delete the topics whose names start with this run's own prefix, and no others."""
+def delete_topics_under(prefix: str, timeout: float = 60.0) -> int:
+    """Delete the topics whose names start with ``prefix`` (the run's own, or
+    one contender's), and no others; waits until the broker no longer lists them."""
     client = admin()
-    names = [t for t in client.list_topics(timeout=10).topics if t.startswith(run_prefix)]
+
+    def mine() -> list[str]:
+        return [t for t in client.list_topics(timeout=10).topics if t.startswith(prefix)]
+
+    names = mine()
     if names:
         for fut in client.delete_topics(names, operation_timeout=30).values():
             with contextlib.suppress(Exception):  # already gone: nothing to do
-                fut.result(timeout=60)
+                fut.result(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while (left := mine()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if left:
+            raise RuntimeError(f"{len(left)} topics under {prefix} still listed after delete")
     return len(names)
 
 
@@ -134,3 +146,30 @@ def record_times(topic: str, keys: set[str], timeout: float = 20.0) -> dict[str,
         return found
     finally:
         consumer.close()
+
+
+def group_lag(group: str) -> dict[str, int] | None:
+    """Per topic, messages the group has yet to commit (over every partition it
+    has committed on); None when that cannot be read right now."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    try:
+        fut = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group]
+        committed = [tp for tp in fut.result(timeout=10).topic_partitions if tp.offset >= 0]
+        lag: dict[str, int] = {}
+        for tp in committed:
+            _, end = _reader().get_watermark_offsets(TopicPartition(tp.topic, tp.partition), 10)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - tp.offset)
+        return lag
+    except Exception:  # mid-rebalance or a slow broker: ask again later
+        return None
+
+
+@cache
+def _reader():
+    from confluent_kafka import Consumer
+
+    from streams.settings import kafka
+
+    return Consumer({"bootstrap.servers": kafka().bootstrap, "group.id": "bench-watermarks",
+                     "enable.auto.commit": False})

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from schemas.codec import REGISTRY
 from streams.render import TEMPLATE_DIR
 from streams.settings import ROOT
+from streams.settings import kafka as kafka_settings
 
 env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
                   autoescape=select_autoescape(["html"]))
@@ -90,7 +91,7 @@ def run(bootstrap: str, topic: str, group: str, endpoint: str, n: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="naive consumer: decode, render, send, commit")
-    p.add_argument("--bootstrap", default="127.0.0.1:19092")
+    p.add_argument("--bootstrap", default=kafka_settings().bootstrap)
     p.add_argument("--topic", required=True)
     p.add_argument("--group", required=True)
     p.add_argument("--endpoint", required=True)

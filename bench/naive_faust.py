@@ -13,12 +13,13 @@ import sys
 import faust
 
 from schemas.codec import REGISTRY
+from streams.settings import kafka as kafka_settings
 
 from .naive import render_email, ses_client
 
 app = faust.App(
     os.environ.get("BENCH_APP_ID", "bench-naive-faust"),
-    broker=f"kafka://{os.environ.get('BENCH_BOOTSTRAP', '127.0.0.1:19092')}",
+    broker=f"kafka://{kafka_settings().bootstrap}",
     store="memory://",
     datadir=os.environ.get("BENCH_DATA_DIR", "/tmp/bench-naive-faust"),
     web_port=int(os.environ.get("BENCH_WEB_PORT", "6067")),

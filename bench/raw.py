@@ -16,6 +16,8 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from streams.settings import kafka as kafka_settings
+
 
 def run(bootstrap: str, topic: str, out: str, group: str, n: int) -> dict[str, float]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
@@ -54,7 +56,7 @@ def _produce(producer: Producer, topic: str, msg) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="consume + produce passthrough")
-    p.add_argument("--bootstrap", default="127.0.0.1:19092")
+    p.add_argument("--bootstrap", default=kafka_settings().bootstrap)
     p.add_argument("--topic", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--group", required=True)

@@ -112,12 +112,14 @@ class Registry:
         reader = self._current.get(name, writer)
         if reader is writer:
             reader = None  # same version: skip schema resolution (3x faster)
+        buf = io.BytesIO(data[HEADER_LEN:])
         try:
-            body = fastavro.schemaless_reader(
-                io.BytesIO(data[HEADER_LEN:]), writer, reader
-            )
+            body = fastavro.schemaless_reader(buf, writer, reader)
         except Exception as exc:  # fastavro raises many types on bad bytes
             raise MalformedBody(f"{name}: body does not parse: {type(exc).__name__}") from None
+        extra = len(data) - HEADER_LEN - buf.tell()
+        if extra:
+            raise MalformedBody(f"{name}: {extra} bytes after the record")
         return Record(name, body)  # type: ignore[arg-type]
 
 

@@ -68,6 +68,9 @@ def parse_lines(lines: Iterable[str]) -> Iterator[tuple[int, Prepared | Rejected
         except json.JSONDecodeError as exc:
             yield number, Rejected(number, f"not JSON: {exc.msg} at column {exc.colno}")
             continue
+        except RecursionError:
+            yield number, Rejected(number, "not JSON we accept: nested too deeply")
+            continue
         if not isinstance(obj, dict) or "type" not in obj or not isinstance(obj.get("data"), dict):
             yield number, Rejected(number, 'expected {"type": ..., "data": {...}}')
             continue
