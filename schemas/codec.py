@@ -58,7 +58,8 @@ class Registry:
         # Timestamps travel as epoch millis; dropping the logical type keeps them
         # ints in Python (no datetime round trips) and leaves the canonical form,
         # hence the fingerprint, unchanged.
-        parsed = fastavro.parse_schema(_plain_timestamps(dict(schema)), _write_hint=False)
+        # (fastavro's parse hint stays on: without it every read and write parses again)
+        parsed = fastavro.parse_schema(_plain_timestamps(dict(schema)))
         fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
         self._writers[fp] = (name, parsed)
         if current:

@@ -36,6 +36,7 @@ app = faust.App(
     web_bind=_w.web_host,
     web_port=_w.web_port,
     producer_acks=-1,
+    producer_linger=0.005,  # the dozen records one order produces share requests
     consumer_auto_offset_reset="earliest",
     # fast failover: the defaults (60 s) leave partitions orphaned for a minute
     broker_session_timeout=10.0,

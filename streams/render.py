@@ -80,6 +80,7 @@ class Renderer:
         self.default_locale = default_locale
         self._base = FileSystemLoader([str(d) for d in self.dirs])
         self._envs: dict[Path | None, tuple[ImmutableSandboxedEnvironment, frozenset[str]]] = {}
+        self._locales: list[str] | None = None
 
     def _env(self, merchant: MerchantConfig | None) -> tuple[ImmutableSandboxedEnvironment,
                                                                frozenset[str]]:
@@ -96,8 +97,11 @@ class Renderer:
         return self._envs[key]
 
     def locales(self) -> list[str]:
-        return sorted({p.name for d in self.dirs if d.is_dir() for p in d.iterdir()
-                       if p.is_dir() and _LOCALE_DIR.match(p.name)})
+        if self._locales is None:  # asked for every message rendered: list the disk once
+            self._locales = sorted({p.name for d in self.dirs if d.is_dir()
+                                    for p in d.iterdir()
+                                    if p.is_dir() and _LOCALE_DIR.match(p.name)})
+        return self._locales
 
     def list_templates(self) -> list[str]:
         names = set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.core import Locale, UnknownLocaleError
@@ -32,6 +33,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+@lru_cache(maxsize=64)  # babel loads locale data on every parse
 def _babel_locale(locale: str) -> Locale:
     try:
         return Locale.parse(locale.replace("-", "_"))
