@@ -129,8 +129,9 @@ class Ledger:
                     seen.letters.setdefault(nid, []).append(headers)
         return seen
 
-    def settle(self, timeout: float, interval: float = 1.0) -> Observed:
-        """Poll until every expected notification is delivered or dead-lettered."""
+    def settle(self, timeout: float, interval: float = 2.0) -> Observed:
+        """Poll until every expected notification is delivered or dead-lettered
+        (not faster: moto answers with everything it ever accepted)."""
         deadline = time.monotonic() + timeout
         while True:
             seen = self.observe()
