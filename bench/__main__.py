@@ -3,6 +3,7 @@
     python -m bench [--quick]             throughput of ordercast vs naive peers, latency
     python -m bench delivery [--quick]    one worker's delivery rate vs the boto3 ceiling,
                                           and the SES rate limit honoured
+    python -m bench risk [--quick]        the risk agent vs a naive Faust agent; alert latency
     python -m bench experiment --patches codec,babel,locales
                                           one worker as it is vs with bench.patched
                                           speed-ups, alternating, same events
@@ -184,7 +185,12 @@ def experiment(b: Bench, a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = _args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["risk"]:  # the risk agent's own suite
+        from .risk import main as risk_main
+
+        return risk_main(argv[1:])
+    a = _args(argv)
     from streams.settings import kafka as kafka_settings
     from streams.stack import kafka_ready
 
