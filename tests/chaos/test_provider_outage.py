@@ -82,6 +82,7 @@ def test_ses_outage_dead_letters_after_last_retry_or_delivers(prefix, broker, wo
     assert "Crashed" not in worker.log.read_text(errors="replace")
 
 
+@pytest.mark.timeout(600 if FULL else 300)
 def test_ses_throttling_delays_but_delivers_everything(prefix, broker, worker_factory,
                                                       fault_proxy):
     waves = [steady_traffic(25, seed=80 + i) for i in range(THROTTLE_WAVES)]

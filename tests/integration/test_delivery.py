@@ -106,4 +106,3 @@ def test_sigkill_resends_only_what_was_in_flight(prefix, worker_factory):
     duplicates = sum(len(v) - 1 for v in copies.values())
     ambiguous = restarted.metric("ordercast_ambiguous_resends_total", channel="email")
     assert duplicates <= ambiguous
-    assert ambiguous <= 32  # at most the worker's send concurrency was in flight
