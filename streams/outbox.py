@@ -13,7 +13,7 @@ from channels.registry import build_channels
 from channels.webhook import WebhookEndpoint
 from schemas.codec import REGISTRY
 
-from . import cardkey, context, deadletter, dispatch, metrics
+from . import cardkey, context, deadletter, dispatch, metrics, state
 from . import settings as cfg
 from .aws import emulator_credentials
 from .catalog import CHANNELS, INBOX, RESULTS, dead_letter_topic
@@ -91,9 +91,7 @@ async def message_for(request: dict[str, Any]) -> Message:
 
 async def durable_put(table, partition: int, key: str, value: Any) -> None:
     """Write a table key and wait until its changelog record is acknowledged."""
-    table.data[key] = value
-    fut = table.send_changelog(partition, key, value)
-    await fut
+    await state.put(table, partition, key, value)
 
 
 async def result(request: dict[str, Any], provider: str, status: str, attempt: int,

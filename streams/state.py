@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from faust.types import TableT
+from faust.types.tuples import FutureMessage
 
 
-def put(table: TableT, partition: int, key: Any, value: Any) -> None:
+def put(table: TableT, partition: int, key: Any, value: Any) -> FutureMessage:
+    """Set `key` locally and queue its changelog record; await the result to
+    know the record is acknowledged."""
     table.data[key] = value
-    table.send_changelog(partition, key, value)
+    return table.send_changelog(partition, key, value)
 
 
 def drop(table: TableT, partition: int, key: Any) -> None:
