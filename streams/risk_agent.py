@@ -72,7 +72,6 @@ async def risk_split(stream):
     """One message per by-key partition per batch, not one per observation:
     the per-message cost of Kafka and faust dominates the counting itself."""
     partitions = cfg.kafka().partitions
-    topic = by_key.get_topic_name()
     async for events in stream.take_events(500, within=0.005):
         bundles: dict[int, list] = defaultdict(list)
         for event in events:
@@ -83,9 +82,11 @@ async def risk_split(stream):
             fields = fields_of(record)
             for _rule, key in keys_for(fields, DEFAULT_RULES, overrides()):
                 bundles[partition_of(key.encode(), partitions)].append([key, *fields])
+        # Buffered without an await: the batch's offsets are acked already, and
+        # faust flushes the buffer before it commits them.
         for partition, items in bundles.items():
-            await app.producer.send(topic, None, json.dumps(
-                items, separators=(",", ":")).encode(), partition, None, None)
+            by_key.send_soon(value=json.dumps(items, separators=(",", ":")).encode(),
+                             partition=partition)
 
 
 def _observations(events):
@@ -109,22 +110,25 @@ async def risk_count(stream):
             touched[key] = (partition, new)
             metrics.RISK_OBSERVED.labels(rule.name).inc()
             for alert in alerts:
-                await _raise(alert)
+                _raise(alert)
+        # No await since the batch arrived: alerts and state sit in one buffer
+        # that faust flushes before committing the batch's offsets, so a kill
+        # can never keep the offsets and lose the counts.
         for key, (partition, new) in touched.items():
             # the partition rides along so the expiry sweep can write tombstones
             state.put(risk_state, partition, key, {**new.to_dict(), "_p": partition})
 
 
-async def _raise(alert: dict) -> None:
-    await alerts_topic.send(key=alert["key_value"].encode(),
-                            value=REGISTRY.encode("risk_alert", alert, check=False))
+def _raise(alert: dict) -> None:
+    alerts_topic.send_soon(key=alert["key_value"].encode(),
+                           value=REGISTRY.encode("risk_alert", alert, check=False))
     metrics.RISK_ALERTS.labels(alert["rule"]).inc()
     log.warning("risk alert %s: %d events in window starting %d", alert["rule"],
                 alert["count"], alert["window_start"])
     merchants = context.merchants()
     for merchant_id in alert["merchant_ids"][:3]:
         for request in risk_alert_requests(alert, merchants[merchant_id]):
-            await email_topic.send(key=request["recipient_id"].encode(), value=REGISTRY.encode(
+            email_topic.send_soon(key=request["recipient_id"].encode(), value=REGISTRY.encode(
                 "notification_request", request, check=False))
             metrics.ROUTED.labels(request["template"], request["category"],
                                   request["priority"], request["channel"]).inc()

@@ -75,11 +75,12 @@ def test_payment_reminder_survives_a_restart(prefix, worker_factory):
     assert worker.metric("ordercast_notifications_routed_total") == 0
     worker.kill()
     restarted = worker_factory(**env)
+    # one request per channel, sent one after another: wait for the email one
     routed = wait_for(lambda: [r for r in _requests(prefix, buyer)
-                               if r["template"] == "payment_reminder"], 60,
-                      message="the reminder after the restart")
-    emails = [r["notification_id"] for r in routed if r["channel"] == "email"]
-    assert emails
+                               if r["template"] == "payment_reminder"
+                               and r["channel"] == "email"], 60,
+                      message="the reminder email request after the restart")
+    emails = [r["notification_id"] for r in routed]
     got = wait_for(lambda: emails_by_notification(emails), 30, message="reminder email")
     assert all(len(v) == 1 for v in got.values())
     wait_for(lambda: restarted.metric("ordercast_timers_pending") == 0, 10,

@@ -35,7 +35,7 @@ def _publish(prefix: str, events) -> None:
 
 def _alerts(prefix: str, expected_count: int) -> list[dict]:
     msgs = consume(f"{prefix}{RISK_ALERTS}", lambda m: len(
-        {REGISTRY.decode(x.value())["alert_id"] for x in m}) >= expected_count, timeout=30)
+        {REGISTRY.decode(x.value())["alert_id"] for x in m}) >= expected_count, timeout=60)
     return [REGISTRY.decode(m.value(), expect="risk_alert") for m in msgs]
 
 
