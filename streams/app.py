@@ -17,7 +17,7 @@ ROLES = {
     "risk": ("streams.risk_agent",),
 }
 ROLES["all"] = ROLES["notify"] + ROLES["risk"]
-COMMON = ("streams.lag", "streams.health")
+COMMON = ("streams.lag", "streams.watchdog", "streams.health")
 
 _k, _w = cfg.kafka(), cfg.worker()
 APP_ID = f"{_w.app_id}-risk" if _w.role == "risk" else _w.app_id

@@ -48,6 +48,9 @@ RISK_ALERTS = Counter("ordercast_risk_alerts", "Risk alerts raised", ["rule"])
 RISK_OBSERVED = Counter("ordercast_risk_observations", "Failed payments counted per rule",
                         ["rule"])
 LAG = Gauge("ordercast_consumer_lag", "Messages behind the log end", ["topic", "partition"])
+STALLS = Counter("ordercast_consumer_stalls",
+                 "Assigned partitions found behind and not fetched, by the repair taken",
+                 ["action"])
 # Series exist from start-up, so rate()/increase() see a restart's first delivery.
 for _channel, _provider in (("email", "ses"), ("sms", "sns"), ("inapp", "inapp"),
                             ("webhook", "webhook")):
