@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import faust
 
+from . import fetchwait
 from . import settings as cfg
 
 ROLES = {
@@ -20,6 +21,7 @@ ROLES["all"] = ROLES["notify"] + ROLES["risk"]
 COMMON = ("streams.lag", "streams.watchdog", "streams.health")
 
 _k, _w = cfg.kafka(), cfg.worker()
+fetchwait.install(_k.fetch_max_wait_ms)
 APP_ID = f"{_w.app_id}-risk" if _w.role == "risk" else _w.app_id
 (_w.data_dir / APP_ID).mkdir(parents=True, exist_ok=True)
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,8 @@ class KafkaSettings(BaseSettings):
     partitions: int = 8
     # Namespaces every topic, e.g. "staging." or a test run's own prefix.
     topic_prefix: str = ""
+    # How long the broker may hold a fetch with nothing new (streams.fetchwait).
+    fetch_max_wait_ms: int = Field(default=100, ge=1, le=30_000)
 
 
 class StackSettings(BaseSettings):

@@ -23,11 +23,6 @@ def _sent(worker) -> float:
     return worker.metric("ordercast_deliveries_total", status="delivered")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "faust-streaming 0.15.3 (upstream issue #629) can leave a partition assigned but "
-    "unconsumed after the rebalance a kill causes, until the next rebalance; seen in about "
-    "1 of 4 runs. Nothing is lost (the messages wait in Kafka) but the run outlasts the "
-    "deadline. Open: a lag watchdog that fails /livez."))
 def test_sigkill_one_of_two_workers_loses_nothing(prefix, broker, worker_factory):
     events = steady_traffic(EVENTS, seed=61)
     ledger = Ledger(expected_requests(events), prefix, broker)
