@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from email.utils import formataddr, parseaddr
+from functools import lru_cache
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -45,6 +46,7 @@ def recipient_address(address: str) -> str:
     return valid.ascii_email or valid.normalized
 
 
+@lru_cache(maxsize=1024)  # a handful of shop senders, validated once each
 def sender_address(sender: str) -> str:
     """``noreply@shop.example`` or ``Shop name <noreply@shop.example>``; a
     non-ASCII display name is RFC 2047 encoded, as SES requires."""

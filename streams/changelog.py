@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -53,6 +54,8 @@ class ChangelogWriter:
         self._bootstrap = bootstrap
         self._producer: Producer | None = None
         self._error: str | None = None
+        self._produced = 0  # records handed to librdkafka
+        self._acked = 0  # of those, acknowledged or failed (delivery reports served)
 
     def _ensure(self) -> Producer:
         if self._producer is None:
@@ -76,6 +79,7 @@ class ChangelogWriter:
         producer.flush = flush  # faust calls app.producer.flush() before every commit
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
+        self._acked += 1  # reports are served only on the flushing thread
         if err is not None:
             self._error = str(err)
 
@@ -95,24 +99,33 @@ class ChangelogWriter:
         topic = table.changelog_topic.get_topic_name()
         try:
             producer.produce(topic, v, k, partition=partition, on_delivery=self._on_delivery)
-        except BufferError:  # local queue full: let librdkafka drain, then retry once
-            producer.flush(5)
+        except BufferError:  # queue full (no commit for a long while): wait it out once
+            producer.flush(30)
             producer.produce(topic, v, k, partition=partition, on_delivery=self._on_delivery)
-        producer.poll(0)
+        self._produced += 1
 
     async def flush(self, timeout: float = 30.0) -> None:
-        """Wait until every queued record is acknowledged, or raise."""
+        """Wait until every record queued so far is acknowledged, or raise.
+
+        Not librdkafka's flush(): that waits for an empty queue, which a worker
+        producing all the time may not see for seconds, holding up the commit."""
         if self._producer is None:
             return
+        target = self._produced
         loop = asyncio.get_running_loop()
         try:
-            left = await loop.run_in_executor(None, self._producer.flush, timeout)
+            await loop.run_in_executor(None, self._serve_reports, target, timeout)
         except KafkaException as exc:
             raise ChangelogFlushFailed(str(exc)) from None
         error, self._error = self._error, None
-        if left or error:
+        if self._acked < target or error:
             raise ChangelogFlushFailed(
-                f"{left} changelog records unacknowledged; last error: {error}")
+                f"{target - self._acked} changelog records unacknowledged; last error: {error}")
+
+    def _serve_reports(self, target: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._acked < target and time.monotonic() < deadline:
+            self._producer.poll(0.005)
 
     def close(self) -> None:
         if self._producer is not None:

@@ -32,7 +32,7 @@ dlt_topics = {ch: raw_topic(dead_letter_topic(ch)) for ch in CHANNELS}
 
 @lru_cache(maxsize=1)
 def renderer() -> Renderer:
-    return Renderer(TEMPLATES)
+    return Renderer(TEMPLATES, auto_reload=False)  # templates ship with the release
 
 
 _channels: dict[str, Channel] = {}

@@ -75,9 +75,11 @@ def sample_variables(template: str, locale: str = "zh-CN") -> dict[str, str]:
 
 
 class Renderer:
-    def __init__(self, *template_dirs: Path | str, default_locale: str = "zh-CN"):
+    def __init__(self, *template_dirs: Path | str, default_locale: str = "zh-CN",
+                 auto_reload: bool = True):
         self.dirs = [Path(d) for d in template_dirs] or [TEMPLATE_DIR]
         self.default_locale = default_locale
+        self.auto_reload = auto_reload  # off in workers: no stat() of every template per render
         self._base = FileSystemLoader([str(d) for d in self.dirs])
         self._envs: dict[Path | None, tuple[ImmutableSandboxedEnvironment, frozenset[str]]] = {}
         self._locales: list[str] | None = None
@@ -91,6 +93,7 @@ class Renderer:
                 loader = ChoiceLoader([FileSystemLoader(str(key)), self._base])
             env = ImmutableSandboxedEnvironment(
                 loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                auto_reload=self.auto_reload,
                 autoescape=select_autoescape(enabled_extensions=("html",), default=False,
                                              default_for_string=False))
             self._envs[key] = (env, frozenset(loader.list_templates()))
