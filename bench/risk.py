@@ -5,7 +5,7 @@ soon a card-testing alert comes out at 2,000 payment failures per second.
     python -m bench.risk            # full form, a few minutes
     python -m bench.risk --quick    # short form, about a minute
 
-Three phases; the ordercast ones share one worker and topic namespace, the naive
+Four phases; the first and third share one worker and topic namespace, the naive
 agent has its own:
 
 1. ordercast throughput: a labelled backlog (bench.risk_data.generate, mostly
@@ -20,6 +20,8 @@ agent has its own:
    paced stream whose event times are wall-clock time; for each alert the
    reference predicts, latency is the alert's arrival on the alert topic minus
    the publish time of the event that crossed the threshold.
+4. the same paced stream once more, on a fresh namespace, with two risk workers
+   in one group (the risk role scales out by partitions).
 
 Prints a table and, as the last line, one JSON object.
 """
@@ -274,11 +276,11 @@ class Run:
     def prefix(self, name: str) -> str:
         return f"bench-risk-{self.run_id}-{name}."
 
-    def worker(self, name: str, prefix: str) -> tuple[Child, int]:
+    def worker(self, name: str, prefix: str, group: str | None = None) -> tuple[Child, int]:
         port = free_port()
         child = self.children.start(name, ["-m", "streams", "worker"], {
             "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
-            "ORDERCAST_APP_ID": f"bench-risk-{self.run_id}-{name}",
+            "ORDERCAST_APP_ID": f"bench-risk-{self.run_id}-{group or name}",
             # its own process and consumer group: counting never waits behind delivery
             "ORDERCAST_ROLE": "risk",
             "ORDERCAST_WEB_PORT": str(port),
@@ -323,10 +325,33 @@ def ordercast_phases(run: Run, stream: Stream, plan: Plan
                              set(stream.expected), 3.0 if result.capped else 10.0)
         settled = settle(child, plan.wait_s)
         run.wait_ready(child, port, "/readyz")
-        latency = alert_latency(plan, prefix, child, port, settled)
+        latency = alert_latency(plan, prefix, [(child, port)], settled)
     finally:
         run.children.stop(child)
     return result, _match(alerts, stream.expected, result.capped), latency
+
+
+def scaled_latency(run: Run, plan: Plan) -> Latency:
+    """Alert latency again with two risk workers in one group (the role scales by
+    partitions), on a fresh namespace so no state carries over."""
+    prefix = run.prefix("oc2")
+    topics.apply(prefix=prefix)
+    workers = [run.worker(name, prefix, group="oc2") for name in ("oc2a", "oc2b")]
+    try:
+        stable_since = None
+        deadline = time.monotonic() + 120
+        while stable_since is None or time.monotonic() - stable_since < 3:
+            if time.monotonic() > deadline:
+                raise BenchError("two risk workers never settled into one group")
+            ready = all(http_ok(f"http://127.0.0.1:{port}/readyz") for _, port in workers)
+            stable_since = (stable_since or time.monotonic()) if ready else None
+            for child, _ in workers:
+                child.check()
+            time.sleep(0.2)
+        return alert_latency(plan, prefix, workers, True)
+    finally:
+        for child, _ in workers:
+            run.children.stop(child)
 
 
 def settle(child: Child, timeout: float, idle_cores: float = 0.15) -> bool:
@@ -474,7 +499,7 @@ class Latency:
     settled: bool  # the worker had finished the backlog before the paced run began
 
 
-def alert_latency(plan: Plan, prefix: str, child: Child, port: int, settled: bool
+def alert_latency(plan: Plan, prefix: str, workers: list[tuple[Child, int]], settled: bool
                   ) -> Latency:
     alerts_topic = full_name(RISK_ALERTS, prefix)
     consumer = _consumer(**{"fetch.wait.max.ms": 20})
@@ -487,13 +512,13 @@ def alert_latency(plan: Plan, prefix: str, child: Child, port: int, settled: boo
         if time.time() * 1000 > start_ms:
             raise BenchError("preparing the paced stream overran its lead time")
         oldest = start_ms - max(r.size_ms for r in DEFAULT_RULES)  # older: the backlog's
-        return _paced(stream, full_name(PAYMENT_FAILED, prefix), consumer, child, port,
+        return _paced(stream, full_name(PAYMENT_FAILED, prefix), consumer, workers,
                       plan.wait_s, oldest, settled)
     finally:
         consumer.close()
 
 
-def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: int,
+def _paced(stream: Stream, topic: str, consumer: Consumer, workers: list[tuple[Child, int]],
            wait_s: float, oldest: int, settled: bool) -> Latency:
     """Publish each event at its event time, consume alerts in the same loop."""
     crossing: dict[str, list[Ident]] = {}  # one event may cross several rules' thresholds
@@ -503,8 +528,18 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
     published_at: dict[Ident, float] = {}
     arrived: dict[Ident, tuple[float, float]] = {}  # first arrival, its record timestamp
     unexpected: set[Ident] = set()
-    cpu0, wall0 = cpu_seconds(child.proc.pid), time.monotonic()
-    target = _safe(metric, port, OBSERVED) + stream.observations
+    def cpu() -> float:
+        return sum(cpu_seconds(child.proc.pid) for child, _ in workers)
+
+    def observed() -> float:
+        return sum(_safe(metric, port, OBSERVED) for _, port in workers)
+
+    def check() -> None:
+        for child, _ in workers:
+            child.check()
+
+    cpu0, wall0 = cpu(), time.monotonic()
+    target = observed() + stream.observations
     events, n, i = stream.events, len(stream.events), 0
     first = last = 0.0
 
@@ -534,7 +569,7 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
             i += 1
         producer.poll(0)
         if i % 500 == 0:
-            child.check()
+            check()
         due = events[i]["envelope"]["occurred_at"] / 1000 - time.time() if i < n else 0
         take(min(0.002, max(0.0, due)))
     if producer.flush(30):
@@ -543,12 +578,12 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
     deadline = time.time() + wait_s
     while time.time() < deadline:
         take(0.05)
-        if counted_at is None and _safe(metric, port, OBSERVED) >= target:
+        if counted_at is None and observed() >= target:
             counted_at = time.time()
         if counted_at is not None and len(arrived) == len(stream.expected):
             break
-        child.check()
-    cpu = (cpu_seconds(child.proc.pid) - cpu0) / (time.monotonic() - wall0)
+        check()
+    cores = (cpu() - cpu0) / (time.monotonic() - wall0)
     lost = [math.inf] * (len(stream.expected) - len(arrived))  # slower than wait_s
     waits = sorted([(arrived[k][0] - published_at[k]) * 1000 for k in arrived] + lost)
     produced = sorted([(arrived[k][1] - published_at[k]) * 1000 for k in arrived] + lost)
@@ -559,7 +594,7 @@ def _paced(stream: Stream, topic: str, consumer: Consumer, child: Child, port: i
         produced_p99_ms=_r(percentile(produced, 99)), published=n,
         publish_rate=round(n / (last - first), 1) if last > first else 0.0,
         behind_s=_r(counted_at - last if counted_at else math.inf, 3),
-        cpu_cores=round(cpu, 2), settled=settled)
+        cpu_cores=round(cores, 2), settled=settled)
 
 
 def _r(x: float, digits: int = 1) -> float:
@@ -639,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
             oc, oc_alerts, lat = ordercast_phases(run, stream, plan)
             _progress(began, f"ordercast: {oc.events_per_s:.0f} events/s; alert latency: "
                       f"{lat.alerts} alerts arrived, {lat.missing} lost")
+            lat2 = scaled_latency(run, plan)
+            _progress(began, f"two risk workers: alert p99 {lat2.p99_ms:.0f} ms")
             naive, naive_alerts = naive_throughput(run, stream, plan.cap_s)
             _progress(began, f"naive Faust: {naive.events_per_s:.0f} events/s")
     except KeyboardInterrupt:
@@ -654,10 +691,13 @@ def main(argv: list[str] | None = None) -> int:
 
     info["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     info["cpu_pressure_end"] = cpu_pressure()
-    report(plan, stream, oc, oc_alerts, naive, naive_alerts, lat)
+    report(plan, stream, oc, oc_alerts, naive, naive_alerts, lat, lat2)
     print(json.dumps({
         "alert_p99_ms": _finite(lat.p99_ms), "alert_p50_ms": _finite(lat.p50_ms),
         "alert_max_ms": _finite(lat.max_ms), "alerts": lat.alerts + lat.missing,
+        "alert_p99_ms_2w": _finite(lat2.p99_ms), "alert_p50_ms_2w": _finite(lat2.p50_ms),
+        "alerts_lost_2w": lat2.missing, "rate_per_s_2w": lat2.publish_rate,
+        "behind_after_publish_s_2w": _finite(lat2.behind_s),
         "alerts_lost": lat.missing, "alert_produced_p99_ms": _finite(lat.produced_p99_ms),
         "risk_events_per_s": round(oc.events_per_s, 1),
         "naive_faust_risk_events_per_s": round(naive.events_per_s, 1),
@@ -696,7 +736,7 @@ def _ms(x: float, wait_s: float) -> str:
 
 
 def report(plan: Plan, stream: Stream, oc: Throughput, oc_alerts: str, naive: Throughput,
-           naive_alerts: str, lat: Latency) -> None:
+           naive_alerts: str, lat: Latency, lat2: Latency) -> None:
     w = plan.wait_s
     behind = f"{lat.behind_s:.2f} s" if math.isfinite(lat.behind_s) else f"more than {w:.0f} s"
     print(table([
@@ -716,6 +756,9 @@ def report(plan: Plan, stream: Stream, oc: Throughput, oc_alerts: str, naive: Th
          f"{lat.published:,} events; all counted {behind} after the last publish; worker "
          f"CPU {lat.cpu_cores:.2f} cores" + ("" if lat.settled else
                                             "; the worker was still busy with the backlog")),
+        (f"  two risk workers at {lat2.publish_rate:,.0f}/s", f"p99 {_ms(lat2.p99_ms, w)}",
+         f"p50 {_ms(lat2.p50_ms, w)}, max {_ms(lat2.max_ms, w)}; {lat2.alerts} alerts arrived, "
+         f"{lat2.missing} lost; both workers' CPU {lat2.cpu_cores:.2f} cores"),
     ]))
 
 
