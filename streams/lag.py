@@ -1,4 +1,4 @@
-"""Consumer lag per assigned partition: ordercast_consumer_lag{topic,partition}.
+"""Consumer lag per assigned partition: ordercast_consumer_lag{group,topic,partition}.
 
 Lag is the partition's log end minus the group's committed offset, what
 `kafka-consumer-groups` and KEDA's Kafka scaler see. Each worker reports only the
@@ -56,10 +56,11 @@ _reported: set[Labels] = set()
 
 def publish(lags: Mapping[Labels, int]) -> None:
     """Set the gauge to `lags` and drop label sets no longer in it."""
+    group = app.conf.id  # the consumer group: notify and risk workers both read payment-failed
     for labels in _reported - lags.keys():
-        metrics.LAG.remove(*labels)
+        metrics.LAG.remove(group, *labels)
     for labels, value in lags.items():
-        metrics.LAG.labels(*labels).set(value)
+        metrics.LAG.labels(group, *labels).set(value)
     _reported.clear()
     _reported.update(lags)
 

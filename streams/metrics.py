@@ -47,7 +47,8 @@ AMBIGUOUS = Counter("ordercast_ambiguous_resends",
 RISK_ALERTS = Counter("ordercast_risk_alerts", "Risk alerts raised", ["rule"])
 RISK_OBSERVED = Counter("ordercast_risk_observations", "Failed payments counted per rule",
                         ["rule"])
-LAG = Gauge("ordercast_consumer_lag", "Messages behind the log end", ["topic", "partition"])
+LAG = Gauge("ordercast_consumer_lag", "Messages behind the log end",
+            ["group", "topic", "partition"])  # notify and risk are separate groups
 STALLS = Counter("ordercast_consumer_stalls",
                  "Assigned partitions found behind and not fetched, by the repair taken",
                  ["action"])

@@ -9,7 +9,8 @@ from streams.changelog import _key_bytes, _value_bytes
 from streams.risk_agent import risk_state
 
 
-@pytest.mark.parametrize("key", ["failures_per_ip:198.18.0.1", "failures_per_email:é\"x@example.com"])
+@pytest.mark.parametrize("key", ["failures_per_ip:198.18.0.1",
+                                 "failures_per_email:é\"x@example.com"])
 def test_keys_match_faust(key):
     topic = risk_state.changelog_topic
     assert _key_bytes(risk_state, key) == topic.prepare_key(key, risk_state.key_serializer)[0]

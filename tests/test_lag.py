@@ -49,3 +49,11 @@ def test_publish_drops_partitions_no_longer_assigned():
     assert _series() == {("orders.created", "1"): 0}
     lag.publish({})
     assert _series() == {}
+
+
+def test_series_name_the_consumer_group():
+    from streams.app import app
+
+    lag.publish({("orders.payment-failed", "3"): 7})
+    assert {s.labels["group"] for m in metrics.LAG.collect() for s in m.samples} == {app.conf.id}
+    lag.publish({})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.conftest import DEPLOY, ROOT, Tools, run
+from tests.deploy.conftest import DEPLOY, ROOT, Tools, load_docs, run
 
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -90,9 +90,11 @@ def test_dockerfile_installs_the_package_and_runs_the_worker() -> None:
     # Non-root, and the same uid the Kubernetes Deployment runs as.
     user = re.search(r"^USER (\d+)", text, re.M)
     assert user and user.group(1) != "0"
-    deployment = yaml.safe_load((DEPLOY / "k8s" / "deployment.yaml").read_text(encoding="utf-8"))
-    pod = deployment["spec"]["template"]["spec"]
-    assert int(user.group(1)) == pod["securityContext"]["runAsUser"]
+    deployments = load_docs(DEPLOY / "k8s" / "deployment.yaml")
+    assert {d["metadata"]["name"] for d in deployments} == {"ordercast-notify", "ordercast-risk"}
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert int(user.group(1)) == pod["securityContext"]["runAsUser"]
 
 
 def test_dockerfile_copies_every_packaged_directory() -> None:
