@@ -3,11 +3,13 @@
 After a rebalance faust can leave a partition assigned to this worker but never
 fetched again (faust-streaming issue #629): its records wait in Kafka until the
 next rebalance, which on a quiet group may never come. Every few seconds the
-watchdog compares each assigned catalog partition's fetch position with its log
-end; a partition that is behind and has not moved for ``stall_s`` is repaired
-in place (handed back to faust's fetch set), and if that does not help by the
-next check, the worker asks the group to rebalance. Both steps are logged with
-what was found and counted in ordercast_consumer_stalls_total.
+watchdog compares each assigned catalog partition's consumed position with its
+log end. It acts only when the worker as a whole has consumed nothing for
+``stall_s`` while some partition is behind: a busy worker (a backlog, a full
+stream buffer, slow commits) is never mistaken for a stuck one. The stuck
+partition is then handed back to faust's fetch set, and if the worker is still
+idle and behind ``stall_s`` later it asks the group to rebalance. Both steps
+are logged with what was found and counted in ordercast_consumer_stalls_total.
 """
 
 from __future__ import annotations
@@ -31,38 +33,31 @@ STALL_S = 20.0
 
 @dataclass
 class Progress:
-    """When each partition last moved: its fetch position or its committed offset."""
+    """Each partition's consumed position, since when it has been behind, and
+    when anything last moved."""
 
-    seen: dict[TP, tuple[tuple[int | None, int | None], float]] = field(default_factory=dict)
+    seen: dict[TP, int | None] = field(default_factory=dict)
+    behind_since: dict[TP, float] = field(default_factory=dict)
+    moved_at: float | None = None  # last time any partition's position changed
 
-    def stalled(self, positions: Mapping[TP, int | None], committed: Mapping[TP, int | None],
-                log_end: Mapping[TP, int], now: float, stall_s: float = STALL_S) -> list[TP]:
-        """Partitions behind their log end that neither fetched nor committed
-        anything for ``stall_s`` seconds. (A full stream buffer stops fetching
-        but not committing; a retry agent waiting for a due time stops
-        committing but has fetched up to the log end.) Partitions no longer
-        given are forgotten."""
-        out = []
-        for tp in list(self.seen):
-            if tp not in positions:
-                del self.seen[tp]
-        for tp, position in positions.items():
-            end = log_end.get(tp)
-            if position is None or end is None or position >= end:
-                self.seen.pop(tp, None)
-                continue
-            mark = (position, committed.get(tp))
-            last = self.seen.get(tp)
-            if last is None or last[0] != mark:
-                self.seen[tp] = (mark, now)
-            elif now - last[1] >= stall_s:
-                out.append(tp)
-        return out
+    def stalled(self, positions: Mapping[TP, int | None], log_end: Mapping[TP, int],
+                now: float, stall_s: float = STALL_S) -> list[TP]:
+        """Partitions behind their log end for ``stall_s`` seconds, if no
+        partition of this worker has moved for as long; otherwise none."""
+        behind = {tp for tp, pos in positions.items()
+                  if pos is not None and log_end.get(tp) is not None and pos < log_end[tp]}
+        self.behind_since = {tp: self.behind_since.get(tp, now) for tp in behind}
+        if self.moved_at is None or any(self.seen.get(tp) != pos
+                                        for tp, pos in positions.items()):
+            self.moved_at = now
+        self.seen = dict(positions)
+        if now - self.moved_at < stall_s:
+            return []
+        return sorted(tp for tp, since in self.behind_since.items() if now - since >= stall_s)
 
-    def restart(self, tp: TP, now: float) -> None:
-        """Give a repaired partition a fresh ``stall_s`` before the next step."""
-        if tp in self.seen:
-            self.seen[tp] = (self.seen[tp][0], now)
+    def restart(self, now: float) -> None:
+        """Give the worker a fresh ``stall_s`` after a repair."""
+        self.moved_at = now
 
 
 _progress = Progress()
@@ -112,24 +107,29 @@ async def watch_partitions() -> None:
         positions = await thread.call_thread(_positions, aio, assigned)
         log_end = await consumer.highwaters(*assigned)
         now = app.loop.time()
-        committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
-        for tp in _progress.stalled(positions, committed, log_end, now):
-            found = await thread.call_thread(_diagnosis, consumer, aio, tp)
-            if tp in _repaired:
-                log.warning("partition %s[%d] still stalled (%s): asking the group to "
-                            "rebalance", tp.topic, tp.partition, found)
-                metrics.STALLS.labels("rebalance").inc()
-                _repaired.clear()
-                _progress.seen.clear()
-                await thread.call_thread(_rejoin, aio)
-                return
-            log.warning("partition %s[%d] behind its log end and not fetched for %.0f s "
-                        "(%s): resuming it", tp.topic, tp.partition, STALL_S, found)
-            metrics.STALLS.labels("resume").inc()
-            consumer._buffered_partitions.discard(tp)
-            consumer.resume_partitions([tp])
-            await thread.call_thread(_resume, aio, tp)
-            _repaired.add(tp)
-            _progress.restart(tp, now)
+        stalled = _progress.stalled(positions, log_end, now)
+        if not stalled:
+            if _progress.moved_at == now:
+                _repaired.clear()  # consuming again: a later stall starts from the top
+            return
+        if _repaired & set(stalled):
+            found = await thread.call_thread(_diagnosis, consumer, aio, stalled[0])
+            log.warning("%d partitions still behind with nothing consumed, e.g. %s[%d] "
+                        "(%s): asking the group to rebalance", len(stalled),
+                        stalled[0].topic, stalled[0].partition, found)
+            metrics.STALLS.labels("rebalance").inc()
+            _repaired.clear()
+            await thread.call_thread(_rejoin, aio)
+        else:
+            for tp in stalled:
+                found = await thread.call_thread(_diagnosis, consumer, aio, tp)
+                log.warning("partition %s[%d] behind its log end, nothing consumed for "
+                            "%.0f s (%s): resuming it", tp.topic, tp.partition, STALL_S, found)
+                metrics.STALLS.labels("resume").inc()
+                consumer._buffered_partitions.discard(tp)
+                consumer.resume_partitions([tp])
+                await thread.call_thread(_resume, aio, tp)
+                _repaired.add(tp)
+        _progress.restart(now)
     except (KafkaError, ConsumerNotStarted, TimeoutError, AttributeError) as exc:
         log.debug("partition watchdog skipped: %r", exc)

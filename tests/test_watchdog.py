@@ -1,4 +1,5 @@
-"""Stalled-partition detection (pure): behind the log end and not moving."""
+"""Stalled-partition detection (pure): a partition behind its log end while the
+whole worker consumes nothing. A busy worker is never called stuck."""
 
 from __future__ import annotations
 
@@ -9,37 +10,46 @@ from streams.watchdog import Progress
 A, B = TP("p.orders.created", 0), TP("p.orders.created", 1)
 
 
-def test_behind_and_still_for_the_stall_time_is_stalled():
+def test_behind_with_nothing_consumed_for_the_stall_time_is_stalled():
     p = Progress()
-    assert p.stalled({A: 10}, {A: 10}, {A: 50}, now=0.0, stall_s=20) == []
-    assert p.stalled({A: 10}, {A: 10}, {A: 60}, now=19.0, stall_s=20) == []
-    assert p.stalled({A: 10}, {A: 10}, {A: 70}, now=20.0, stall_s=20) == [A]
+    assert p.stalled({A: 10, B: 7}, {A: 50, B: 7}, now=0.0, stall_s=20) == []
+    assert p.stalled({A: 10, B: 7}, {A: 60, B: 7}, now=19.0, stall_s=20) == []
+    assert p.stalled({A: 10, B: 7}, {A: 70, B: 7}, now=20.0, stall_s=20) == [A]
 
 
-def test_fetching_or_committing_is_progress():
+def test_a_busy_worker_is_never_stalled():
+    # A is stuck, but B keeps moving (a backlog, a full buffer, slow commits):
+    # nothing is reported while anything is consumed
     p = Progress()
-    p.stalled({A: 10, B: 10}, {A: 5, B: 5}, {A: 50, B: 50}, now=0.0, stall_s=20)
-    # A fetched more, B committed more (its stream buffer is full but it works)
-    assert p.stalled({A: 11, B: 10}, {A: 5, B: 6}, {A: 50, B: 50}, now=15.0, stall_s=20) == []
-    assert p.stalled({A: 11, B: 10}, {A: 5, B: 6}, {A: 50, B: 50}, now=30.0, stall_s=20) == []
-    assert p.stalled({A: 11, B: 10}, {A: 5, B: 6}, {A: 50, B: 50}, now=35.0,
-                     stall_s=20) == [A, B]
+    for step in range(12):
+        now = step * 5.0
+        assert p.stalled({A: 10, B: 100 + step}, {A: 50, B: 500}, now=now, stall_s=20) == []
+    # once B drains and stops, A is found stall_s later
+    assert p.stalled({A: 10, B: 500}, {A: 50, B: 500}, now=60.0, stall_s=20) == []
+    assert p.stalled({A: 10, B: 500}, {A: 50, B: 500}, now=79.0, stall_s=20) == []
+    assert p.stalled({A: 10, B: 500}, {A: 50, B: 500}, now=80.0, stall_s=20) == [A]
+
+
+def test_new_data_on_an_idle_worker_gets_the_stall_time_first():
+    p = Progress()
+    p.stalled({A: 50}, {A: 50}, now=0.0, stall_s=20)
+    assert p.stalled({A: 50}, {A: 50}, now=100.0, stall_s=20) == []  # caught up
+    assert p.stalled({A: 50}, {A: 51}, now=105.0, stall_s=20) == []  # just arrived
+    assert p.stalled({A: 50}, {A: 51}, now=124.0, stall_s=20) == []
+    assert p.stalled({A: 50}, {A: 51}, now=125.0, stall_s=20) == [A]
 
 
 def test_caught_up_or_unknown_is_never_stalled():
     p = Progress()
     for now in (0.0, 30.0, 60.0):
         # A at its log end (a retry agent waiting for a due time); B's end unknown
-        assert p.stalled({A: 50, B: 10}, {A: 40, B: 10}, {A: 50}, now=now, stall_s=20) == []
-    assert p.seen == {}
+        assert p.stalled({A: 50, B: 10}, {A: 50}, now=now, stall_s=20) == []
 
 
-def test_revoked_partitions_are_forgotten_and_restart_gives_fresh_time():
+def test_restart_gives_a_fresh_stall_time():
     p = Progress()
-    p.stalled({A: 1, B: 1}, {}, {A: 9, B: 9}, now=0.0, stall_s=20)
-    p.stalled({A: 1}, {}, {A: 9}, now=5.0, stall_s=20)
-    assert set(p.seen) == {A}
-    assert p.stalled({A: 1}, {}, {A: 9}, now=20.0, stall_s=20) == [A]
-    p.restart(A, now=20.0)
-    assert p.stalled({A: 1}, {}, {A: 9}, now=39.0, stall_s=20) == []
-    assert p.stalled({A: 1}, {}, {A: 9}, now=40.0, stall_s=20) == [A]
+    p.stalled({A: 1}, {A: 9}, now=0.0, stall_s=20)
+    assert p.stalled({A: 1}, {A: 9}, now=20.0, stall_s=20) == [A]
+    p.restart(now=20.0)
+    assert p.stalled({A: 1}, {A: 9}, now=39.0, stall_s=20) == []
+    assert p.stalled({A: 1}, {A: 9}, now=40.0, stall_s=20) == [A]
