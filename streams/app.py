@@ -18,7 +18,7 @@ ROLES = {
     "risk": ("streams.risk_agent",),
 }
 ROLES["all"] = ROLES["notify"] + ROLES["risk"]
-COMMON = ("streams.lag", "streams.watchdog", "streams.health")
+COMMON = ("streams.lag", "streams.health")  # streams.lag runs streams.watchdog
 
 _k, _w = cfg.kafka(), cfg.worker()
 fetchwait.install(_k.fetch_max_wait_ms)

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
-from . import metrics
+from . import metrics, watchdog
 from .app import app
 from .catalog import TOPICS, full_name
 
@@ -83,3 +83,5 @@ async def report_consumer_lag() -> None:
         log.debug("consumer lag not updated: %r", exc)
         return
     publish(partition_lags(assigned, catalog, log_end, committed, earliest))
+    if assigned:
+        await watchdog.check(consumer, assigned, log_end)

@@ -3,9 +3,10 @@
 After a rebalance faust can leave a partition assigned to this worker but never
 fetched again (faust-streaming issue #629): its records wait in Kafka until the
 next rebalance, which on a quiet group may never come. Every few seconds the
-watchdog compares each assigned catalog partition's consumed position with its
-log end. It acts only when the worker as a whole has consumed nothing for
-``stall_s`` while some partition is behind: a busy worker (a backlog, a full
+lag timer (streams.lag) hands it each assigned catalog partition's log end,
+and it compares them with where faust's fetch loop is. It acts only when the
+worker as a whole has consumed nothing for ``stall_s`` while some partition is
+behind: a busy worker (a backlog, a full
 stream buffer, slow commits) is never mistaken for a stuck one. The stuck
 partition is then handed back to faust's fetch set, and if the worker is still
 idle and behind ``stall_s`` later it asks the group to rebalance. Both steps
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.errors import KafkaError
 from faust.exceptions import ConsumerNotStarted
@@ -24,7 +26,6 @@ from faust.types import TP
 
 from . import metrics
 from .app import app
-from .catalog import TOPICS, full_name
 
 log = logging.getLogger(__name__)
 
@@ -64,72 +65,58 @@ _progress = Progress()
 _repaired: set[TP] = set()  # repaired once already: the next stall asks for a rebalance
 
 
-# aiokafka's state lives on faust's consumer thread: read and change it there.
+def _positions(consumer: Any, assigned: list[TP]) -> dict[TP, int | None]:
+    """Where faust's fetch loop is in each partition (the next offset it will
+    read), from faust's own bookkeeping: nothing here calls into the consumer
+    thread, which on every tick disturbed faust's start-up after a restart."""
+    out: dict[TP, int | None] = {}
+    for tp in assigned:
+        read = consumer._read_offset.get(tp)
+        out[tp] = read + 1 if read is not None else consumer._committed_offset.get(tp)
+    return out
 
-async def _positions(aio, tps: list[TP]) -> dict[TP, int | None]:
-    assignment = aio._subscription.subscription.assignment
-    return {tp: getattr(assignment.state_value(tp), "position", None) for tp in tps}
 
-
-async def _diagnosis(consumer, aio, tp: TP) -> dict[str, object]:
-    state = aio._subscription.subscription.assignment.state_value(tp)
+def _diagnosis(consumer: Any, tp: TP) -> dict[str, object]:
     return {
         "faust_active": tp in (consumer._active_partitions or ()),
         "faust_paused": tp in consumer._paused_partitions,
         "faust_buffered": tp in consumer._buffered_partitions,
-        "aiokafka_paused": bool(state and state.paused),
-        "records_waiting": tp in aio._fetcher._records,
     }
 
 
-async def _resume(aio, tp: TP) -> None:
-    if aio._subscription.subscription.assignment.state_value(tp).paused:
-        aio.resume(tp)
-
-
-async def _rejoin(aio) -> None:
+async def _rejoin(aio: Any) -> None:
     aio._coordinator.request_rejoin()
 
 
-@app.timer(interval=5.0)
-async def watch_partitions() -> None:
-    consumer = app.consumer
-    if consumer is None or app.rebalancing or app.in_recovery or not consumer.flow_active:
+async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int]) -> None:
+    """One watchdog tick, on the lag timer's fresh log ends (streams.lag)."""
+    if app.in_recovery or not consumer.flow_active:
         _progress.seen.clear()  # pauses are deliberate now; start over afterwards
         return
-    catalog = {full_name(spec.name) for spec in TOPICS}
-    try:
-        thread = consumer._thread
-        aio = thread._ensure_consumer()
-        assigned = [tp for tp in consumer.assignment() if tp.topic in catalog]
-        if not assigned:
-            return
-        positions = await thread.call_thread(_positions, aio, assigned)
-        log_end = await consumer.highwaters(*assigned)
-        now = app.loop.time()
-        stalled = _progress.stalled(positions, log_end, now)
-        if not stalled:
-            if _progress.moved_at == now:
-                _repaired.clear()  # consuming again: a later stall starts from the top
-            return
-        if _repaired & set(stalled):
-            found = await thread.call_thread(_diagnosis, consumer, aio, stalled[0])
-            log.warning("%d partitions still behind with nothing consumed, e.g. %s[%d] "
-                        "(%s): asking the group to rebalance", len(stalled),
-                        stalled[0].topic, stalled[0].partition, found)
-            metrics.STALLS.labels("rebalance").inc()
-            _repaired.clear()
-            await thread.call_thread(_rejoin, aio)
-        else:
-            for tp in stalled:
-                found = await thread.call_thread(_diagnosis, consumer, aio, tp)
-                log.warning("partition %s[%d] behind its log end, nothing consumed for "
-                            "%.0f s (%s): resuming it", tp.topic, tp.partition, STALL_S, found)
-                metrics.STALLS.labels("resume").inc()
-                consumer._buffered_partitions.discard(tp)
-                consumer.resume_partitions([tp])
-                await thread.call_thread(_resume, aio, tp)
-                _repaired.add(tp)
-        _progress.restart(now)
-    except (KafkaError, ConsumerNotStarted, TimeoutError, AttributeError) as exc:
-        log.debug("partition watchdog skipped: %r", exc)
+    now = app.loop.time()
+    stalled = _progress.stalled(_positions(consumer, assigned), log_end, now)
+    if not stalled:
+        if _progress.moved_at == now:
+            _repaired.clear()  # consuming again: a later stall starts from the top
+        return
+    if _repaired & set(stalled):
+        log.warning("%d partitions still behind with nothing consumed, e.g. %s[%d] (%s): "
+                    "asking the group to rebalance", len(stalled), stalled[0].topic,
+                    stalled[0].partition, _diagnosis(consumer, stalled[0]))
+        metrics.STALLS.labels("rebalance").inc()
+        _repaired.clear()
+        try:
+            thread = consumer._thread
+            await thread.call_thread(_rejoin, thread._ensure_consumer())
+        except (KafkaError, ConsumerNotStarted, AttributeError) as exc:
+            log.warning("could not ask for a rebalance: %r", exc)
+    else:
+        for tp in stalled:
+            log.warning("partition %s[%d] behind its log end, nothing consumed for %.0f s "
+                        "(%s): resuming it", tp.topic, tp.partition, STALL_S,
+                        _diagnosis(consumer, tp))
+            metrics.STALLS.labels("resume").inc()
+            consumer._buffered_partitions.discard(tp)
+            consumer.resume_partitions([tp])
+            _repaired.add(tp)
+    _progress.restart(now)

@@ -249,8 +249,8 @@ def test_prometheus_scrapes_a_traffic_run(prometheus, prefix, worker_factory, tm
 
     def lifecycle_lag() -> dict[tuple[str, ...], float]:
         lag = prom.query('ordercast_consumer_lag{job="ordercast"}')
-        # label order: instance, job, partition, topic
-        return {(topic, partition): v for (_, _, partition, topic), v in lag.items()
+        # label order: group, instance, job, partition, topic
+        return {(topic, partition): v for (_, _, _, partition, topic), v in lag.items()
                 if (topic, partition) in lifecycle}
 
     until_equal(lifecycle_lag, dict.fromkeys(lifecycle, 0.0), 45)
