@@ -29,24 +29,31 @@ def record(pid: int, out: Path, seconds: float, gil: bool = True) -> subprocess.
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def stacks(collapsed: Path) -> list[tuple[list[str], int]]:
+    """py-spy's raw (collapsed) output: each stack's frames, outermost first,
+    and its sample count."""
+    out = []
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            out.append((stack.split(";"), int(count)))
+    return out
+
+
 def summarise(collapsed: Path, top: int = 40) -> str:
     """The frames that take the most samples, inclusive and self."""
+    samples = stacks(collapsed)
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
-    for line in collapsed.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
+    for frames, n in samples:
         total += n
-        frames = stack.split(";")
         for frame in set(frames):
             inclusive[frame] += n
         own[frames[-1]] += n
     if not total:
         return "no samples"
-    shares = breakdown(collapsed)
+    shares = breakdown(samples)
     lines = [f"{total} samples", "by owner (outermost frame):"]
     lines += [f"  {v:6.1%}  {k}" for k, v in shares["owner"].items()]
     lines.append("by kind of work (innermost frame):")
@@ -94,18 +101,13 @@ def _first(frames: list[str], rules: tuple[tuple[str, str], ...]) -> str:
     return "other"
 
 
-def breakdown(collapsed: Path) -> dict[str, dict[str, float]]:
+def breakdown(samples: list[tuple[list[str], int]]) -> dict[str, dict[str, float]]:
     """Share of samples by owner (outermost match) and by kind of work (innermost)."""
     owners: Counter[str] = Counter()
     work: Counter[str] = Counter()
     total = 0
-    for line in collapsed.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
+    for frames, n in samples:
         total += n
-        frames = stack.split(";")
         owners[_first(frames, OWNERS)] += n
         work[_first(frames[::-1], WORK)] += n
     if not total:
