@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from typing import Any
 
 from aiokafka.errors import KafkaError
 from confluent_kafka import KafkaException, Producer
 from faust.types import AppT, TableT
-
-log = logging.getLogger(__name__)
 
 
 class ChangelogFlushFailed(KafkaError):
@@ -126,7 +123,3 @@ class ChangelogWriter:
         deadline = time.monotonic() + timeout
         while self._acked < target and time.monotonic() < deadline:
             self._producer.poll(0.005)
-
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.flush(10)
