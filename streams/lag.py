@@ -51,18 +51,19 @@ def _catalog() -> dict[str, str]:
     return {full_name(spec.name): spec.name for spec in TOPICS}
 
 
-_reported: set[Labels] = set()
+_reported: dict[str, set[Labels]] = {}
 
 
-def publish(lags: Mapping[Labels, int]) -> None:
-    """Set the gauge to `lags` and drop label sets no longer in it."""
-    group = app.conf.id  # the consumer group: notify and risk workers both read payment-failed
-    for labels in _reported - lags.keys():
+def publish(lags: Mapping[Labels, int], group: str | None = None) -> None:
+    """Set the gauge to `lags` and drop label sets no longer in it, for the
+    consumer group `group` (faust's by default; the risk split has its own)."""
+    group = group or app.conf.id
+    reported = _reported.setdefault(group, set())
+    for labels in reported - lags.keys():
         metrics.LAG.remove(group, *labels)
     for labels, value in lags.items():
         metrics.LAG.labels(group, *labels).set(value)
-    _reported.clear()
-    _reported.update(lags)
+    _reported[group] = set(lags)
 
 
 @app.timer(interval=5.0)

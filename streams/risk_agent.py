@@ -1,10 +1,11 @@
 """The risk agent: failed payments, repartitioned by each rule's key (IP, email),
 counted in event-time windows kept in a changelogged table.
 
-Hop 1 (`risk_split`) reads payment_failed and sends each (rule, key)
-observation to the by-key partition of its key, bundled per partition per
-batch: all of one key's events meet on one partition, in order. Hop 2
-(`risk_count`) takes them in small batches, runs the pure engine
+Hop 1 (`RiskSplit`, on librdkafka: streams.risk_split) reads payment_failed
+and sends each (rule, key) observation to the by-key partition of its key,
+bundled per partition per batch: all of one key's events meet on one
+partition, in order. Hop 2 (`risk_count`, a faust agent with the changelogged
+table) takes them in small batches, runs the pure engine
 (streams.risk) and writes each touched key's state back once per batch.
 An alert goes out on the update that crosses the threshold, not at window
 close, with a deterministic alert id (a replay repeats the id, never invents
@@ -17,7 +18,8 @@ import json
 import logging
 import zlib
 from collections import defaultdict
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import lru_cache, partial
 
 from schemas.codec import REGISTRY
 from schemas.exceptions import DecodeError
@@ -25,7 +27,7 @@ from schemas.exceptions import DecodeError
 from . import context, metrics
 from . import settings as cfg
 from .app import app
-from .catalog import RISK_ALERTS, RISK_BY_KEY, channel_topic
+from .catalog import LIFECYCLE, RISK_ALERTS, RISK_BY_KEY, channel_topic, full_name
 from .changelog import ChangelogWriter
 from .clock import now_ms
 from .risk import (
@@ -40,14 +42,15 @@ from .risk import (
     observe,
     rule_for,
 )
+from .risk_split import SplitService, Splitter
 from .routing import risk_alert_requests
-from .wire import lifecycle_topic, raw_topic
+from .wire import raw_topic
 
 log = logging.getLogger(__name__)
 
 
 
-payment_failed = lifecycle_topic("payment_failed")
+PAYMENT_FAILED = next(s.name for s in LIFECYCLE if s.schema == "payment_failed")
 by_key = raw_topic(RISK_BY_KEY)
 alerts_topic = raw_topic(RISK_ALERTS)
 email_topic = raw_topic(channel_topic("email"))
@@ -70,29 +73,30 @@ def partition_of(key: bytes, partitions: int) -> int:
     return zlib.crc32(key) % partitions
 
 
-@app.agent(payment_failed, name="streams.risk_agent.risk_split")
-async def risk_split(stream):
-    """One message per by-key partition per batch, not one per observation:
-    the per-message cost of Kafka and faust dominates the counting itself."""
-    partitions = cfg.kafka().partitions
-    topic = by_key.get_topic_name()
-    async for events in stream.take_events(1000, within=0.02):
-        bundles: dict[int, list] = defaultdict(list)
-        for event in events:
-            try:
-                record = REGISTRY.decode(event.value, expect="payment_failed")
-            except DecodeError:
-                continue  # the router dead-letters it
-            fields = fields_of(record)
-            for _rule, key in keys_for(fields, DEFAULT_RULES, overrides()):
-                bundles[partition_of(key.encode(), partitions)].append([key, *fields])
-        # faust acks the batch once this body is done and flushes the producer
-        # before committing, so the bundles are durable before the offsets.
-        # Straight to aiokafka, not through faust's send_soon buffer: that one
-        # task drains every buffered record one by one and fell seconds behind.
-        for partition, items in bundles.items():
-            await app.producer.send(topic, None, json.dumps(
-                items, separators=(",", ":")).encode(), partition, None, None)
+def split(values: Sequence[bytes], partitions: int) -> dict[int, bytes]:
+    """Failed payments -> one bundle per by-key partition: the (rule, key)
+    observations of the batch whose key hashes there, in order. One record per
+    partition per batch, not one per observation: Kafka's per-record cost
+    dominates the counting itself."""
+    bundles: dict[int, list] = defaultdict(list)
+    for value in values:
+        try:
+            record = REGISTRY.decode(value, expect="payment_failed")
+        except DecodeError:
+            continue  # the router dead-letters it
+        fields = fields_of(record)
+        for _rule, key in keys_for(fields, DEFAULT_RULES, overrides()):
+            bundles[partition_of(key.encode(), partitions)].append([key, *fields])
+    return {p: json.dumps(items, separators=(",", ":")).encode() for p, items in bundles.items()}
+
+
+@app.service
+class RiskSplit(SplitService):
+    splitter = Splitter(
+        bootstrap=cfg.kafka().bootstrap, group=f"{app.conf.id}-split",
+        source=full_name(PAYMENT_FAILED), target=by_key.get_topic_name(),
+        split=partial(split, partitions=cfg.kafka().partitions), lag_name=PAYMENT_FAILED,
+        window_s=cfg.worker().risk_batch_ms / 1000)
 
 
 def _observations(events):
@@ -103,7 +107,7 @@ def _observations(events):
 
 @app.agent(by_key, name="streams.risk_agent.risk_count")
 async def risk_count(stream):
-    async for events in stream.take_events(1000, within=0.02):
+    async for events in stream.take_events(1000, within=cfg.worker().risk_batch_ms / 1000):
         touched: dict[str, tuple[int, KeyState]] = {}
         for partition, key, fields in _observations(events):
             try:

@@ -130,6 +130,7 @@ def _app_roles() -> dict[str, tuple[str, ...]]:
 # The production roles, one Deployment each.
 ROLES = ("notify", "risk")
 
+PAYMENT_FAILED = next(spec.name for spec in LIFECYCLE if spec.schema == "payment_failed")
 # What each role's consumer group consumes: the source topics of the agents in the
 # modules streams/app.py ROLES gives the role.
 CONSUMED = {
@@ -142,10 +143,12 @@ CONSUMED = {
         INBOX,  # streams.inbox.materialise_inbox (the web API's inbox)
     },
     "risk": {
-        next(spec.name for spec in LIFECYCLE if spec.schema == "payment_failed"),  # risk_split
+        PAYMENT_FAILED,  # streams.risk_agent.RiskSplit, in its own group (SPLIT)
         RISK_BY_KEY,  # risk_count
     },
 }
+# Topics a role consumes outside faust's group, in "<role's group>-split" (streams.risk_split).
+SPLIT = {("risk", PAYMENT_FAILED)}
 ROLE_MODULES = {
     "notify": {"streams.router", "streams.delivery", "streams.buyers", "streams.web"},
     "risk": {"streams.risk_agent"},
@@ -156,10 +159,12 @@ def _config() -> dict[str, str]:
     return _one("ConfigMap")["data"]
 
 
-def _consumer_group(role: str) -> str:
-    """As streams/app.py names it: the app id, with "-risk" for the risk role."""
+def _consumer_group(role: str, topic: str | None = None) -> str:
+    """As streams/app.py names it: the app id, with "-risk" for the risk role;
+    streams/risk_agent.py adds "-split" for the risk split's group."""
     app_id = _config().get("ORDERCAST_APP_ID", WorkerSettings.model_fields["app_id"].default)
-    return f"{app_id}-risk" if role == "risk" else app_id
+    group = f"{app_id}-risk" if role == "risk" else app_id
+    return f"{group}-split" if (role, topic) in SPLIT else group
 
 
 def _broker_name(topic: str) -> str:
@@ -310,7 +315,10 @@ def test_keda_scales_each_role_on_its_own_consumer_lag() -> None:
         assert "replicas" not in deployments[role]["spec"]  # KEDA owns the count
         triggers = scaled["triggers"]
         assert {t["type"] for t in triggers} == {"kafka"}, role
-        assert {t["metadata"]["consumerGroup"] for t in triggers} == {_consumer_group(role)}
+        catalog_name = {_broker_name(name): name for name in CONSUMED[role]}
+        for t in triggers:
+            topic = catalog_name.get(t["metadata"]["topic"])
+            assert t["metadata"]["consumerGroup"] == _consumer_group(role, topic), topic
         topics = [t["metadata"]["topic"] for t in triggers]
         assert len(topics) == len(set(topics)), role
         assert set(topics) == {_broker_name(name) for name in CONSUMED[role]}, role

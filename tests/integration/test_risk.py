@@ -10,6 +10,7 @@ from bench.risk_data import generate, reference_alerts
 from schemas.codec import REGISTRY
 from streams.catalog import RISK_ALERTS
 from streams.risk import DEFAULT_RULES, keys_for
+from tests.conftest import PARTITIONS
 from tests.support import BOOTSTRAP, consume, wait_for
 
 pytestmark = pytest.mark.broker
@@ -55,6 +56,16 @@ def test_alerts_match_the_reference_exactly(prefix, worker_factory):
         assert alert["window_end"] - alert["window_start"] == 600_000
         assert len(alert["sample_order_ids"]) <= 10
     assert worker.metric("ordercast_risk_alerts_total") == len(expected)
+    # the split's own consumer group reports its lag like faust's, and it drains
+    wait_for(lambda: _split_lag(worker) == (PARTITIONS, 0), 30, message="split lag reported as drained")
+
+
+def _split_lag(worker) -> tuple[int, float]:
+    """(series, total) of the payment-failed lag of the risk split's group."""
+    lines = [line for line in worker.metrics().splitlines()
+             if line.startswith("ordercast_consumer_lag{") and '-split"' in line
+             and 'topic="orders.payment-failed"' in line]
+    return len(lines), sum(float(line.rpartition(" ")[2]) for line in lines)
 
 
 def test_windows_survive_a_sigkill(prefix, worker_factory):

@@ -1,0 +1,192 @@
+"""Hop 1 of the risk agent on librdkafka: failed payments, regrouped by risk key.
+
+Splitting is stateless, so it needs none of faust's table machinery, and it
+handles every failed payment: through faust's consumer (a hop between threads
+per fetch and a task per message) it took most of the risk worker's time and
+held failures back for hundreds of milliseconds at 2,000/s. Here librdkafka
+fetches in its own threads and a batch is whatever has arrived since the last
+one, so a failure waits about one broker round trip.
+
+At least once: a batch's offsets are stored only after its bundles are
+acknowledged (the auto-commit commits stored offsets only), so a crash replays
+the batch, and the count stage ignores events it has already counted
+(streams.risk.engine). Its own consumer group, ``<risk app id>-split``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from faust.types import TP
+from mode import Service
+
+from . import lag
+
+log = logging.getLogger(__name__)
+
+Split = Callable[[Sequence[bytes]], dict[int, bytes]]  # values -> by-key partition -> bundle
+
+
+class SplitFailed(RuntimeError):
+    """Bundles were not acknowledged: the batch's offsets must not be committed."""
+
+
+def next_offsets(positions: Iterable[tuple[str, int, int]]) -> list[TopicPartition]:
+    """The offsets to commit after the messages at ``positions`` (topic,
+    partition, offset): one past the last, per partition."""
+    last: dict[tuple[str, int], int] = {}
+    for topic, partition, offset in positions:
+        last[(topic, partition)] = max(last.get((topic, partition), -1), offset)
+    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+
+class Splitter:
+    """The consume, split, produce, store loop; ``run`` blocks until ``stop``."""
+
+    def __init__(self, *, bootstrap: str, group: str, source: str, target: str, split: Split,
+                 lag_name: str, window_s: float, batch: int = 1000,
+                 lag_every_s: float = 5.0) -> None:
+        self.bootstrap, self.group, self.source, self.target = bootstrap, group, source, target
+        self.split, self.lag_name = split, lag_name
+        self.window_s, self.batch, self.lag_every_s = window_s, batch, lag_every_s
+        self._error: str | None = None
+
+    def _clients(self) -> tuple[Consumer, Producer]:
+        consumer = Consumer({
+            "bootstrap.servers": self.bootstrap, "group.id": self.group,
+            "client.id": f"{self.group}-consumer",
+            "auto.offset.reset": "earliest",
+            "enable.auto.offset.store": False,  # stored after the bundles are acknowledged
+            "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
+            "session.timeout.ms": 10_000, "heartbeat.interval.ms": 2000,  # as faust's group
+            "fetch.wait.max.ms": 100,
+        })
+        producer = Producer({
+            "bootstrap.servers": self.bootstrap, "client.id": f"{self.group}-producer",
+            "enable.idempotence": True,  # acks=all, no reordering on retry
+            "linger.ms": 1,
+        })
+        return consumer, producer
+
+    def run(self, stop: threading.Event) -> None:
+        consumer, producer = self._clients()
+        consumer.subscribe([self.source])
+        next_lag = time.monotonic() + self.lag_every_s
+        try:
+            while not stop.is_set():
+                self.step(consumer, producer, stop)
+                if time.monotonic() >= next_lag:
+                    self.report_lag(consumer)
+                    next_lag = time.monotonic() + self.lag_every_s
+        finally:
+            consumer.close()  # commits what is stored, leaves the group
+            producer.flush(10)
+
+    def step(self, consumer: Consumer, producer: Producer, stop: threading.Event) -> int:
+        """One batch: what arrives within ``window_s`` of its first message, up to
+        ``batch`` messages. Each batch makes a record per by-key partition, and
+        faust's per-record cost on the count stage is what the window saves."""
+        first = consumer.poll(0.1)
+        if first is None:
+            return 0
+        messages = [first, *consumer.consume(self.batch - 1, timeout=self.window_s)]
+        good = []
+        for m in messages:
+            err = m.error()
+            if err is None:
+                good.append(m)
+            elif err.fatal():
+                raise KafkaException(err)
+            else:
+                log.warning("risk split: %s", err)
+        for partition, bundle in self.split([m.value() for m in good]).items():
+            producer.produce(self.target, bundle, partition=partition,
+                             on_delivery=self._delivered)
+        # librdkafka retries through a broker outage (up to message.timeout.ms);
+        # until then the batch waits, and its offsets stay unstored
+        while producer.flush(1.0) and not self._error:
+            if stop.is_set():
+                return 0
+        if self._error:
+            raise SplitFailed(f"risk bundles not acknowledged: {self._error}")
+        try:
+            consumer.store_offsets(offsets=next_offsets(
+                (m.topic(), m.partition(), m.offset()) for m in good))
+        except KafkaException as exc:  # revoked meanwhile: the new owner redoes the batch
+            log.info("risk split offsets not stored: %s", exc)
+        return len(good)
+
+    def _delivered(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self._error = str(err)
+
+    def report_lag(self, consumer: Consumer) -> None:
+        """ordercast_consumer_lag for this group, as streams.lag has it for faust's."""
+        try:
+            assigned = consumer.assignment()
+            committed = consumer.committed(assigned, timeout=5) if assigned else []
+        except KafkaException as exc:
+            log.debug("risk split lag not updated: %s", exc)
+            return
+        log_end, offsets, earliest = {}, {}, {}
+        for tp in committed:
+            low, high = consumer.get_watermark_offsets(tp, cached=True)
+            key = TP(tp.topic, tp.partition)
+            if high >= 0:  # known once something was fetched from it
+                log_end[key], earliest[key] = high, max(low, 0)
+            offsets[key] = tp.offset if tp.offset >= 0 else None
+        lags = lag.partition_lags(list(offsets), {self.source: self.lag_name}, log_end,
+                                  offsets, earliest)
+        lag.publish(lags, self.group)
+
+
+class SplitService(Service):
+    """Runs a Splitter on its own thread for the worker's lifetime; the worker
+    crashes (and is restarted) if the splitter dies."""
+
+    splitter: Splitter  # set by the subclass the app registers
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done: asyncio.Future | None = None
+
+    async def on_start(self) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+        self._done = done
+
+        def run() -> None:
+            try:
+                self.splitter.run(self._stop)
+            except BaseException as exc:  # handed to the loop: the worker crashes
+                loop.call_soon_threadsafe(_settle, done, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, done, None)
+
+        self._thread = threading.Thread(target=run, name="risk-split", daemon=True)
+        self._thread.start()
+
+    @Service.task
+    async def _watch(self) -> None:
+        assert self._done is not None
+        error = await self._done
+        if error is not None and not self._stop.is_set():
+            log.error("risk split stopped: %r", error)
+            await self.crash(error)
+
+    async def on_stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 15)
+
+
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+    if not done.done():
+        done.set_result(error)

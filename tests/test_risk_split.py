@@ -1,0 +1,56 @@
+"""The risk split's pure parts: bundles by key partition, offsets to commit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from schemas.codec import REGISTRY
+from streams.risk import DEFAULT_RULES, fields_of, keys_for
+from streams.risk_agent import partition_of, split
+from streams.risk_split import next_offsets
+from bench.risk_data import generate
+
+
+@pytest.mark.parametrize(("positions", "want"), [
+    ([], []),
+    ([("t", 0, 5)], [TopicPartition("t", 0, 6)]),
+    # one past the last per partition, whatever the order the batch had
+    ([("t", 0, 5), ("t", 1, 9), ("t", 0, 7), ("t", 0, 6)],
+     [TopicPartition("t", 0, 8), TopicPartition("t", 1, 10)]),
+    ([("a", 0, 1), ("b", 0, 2)], [TopicPartition("a", 0, 2), TopicPartition("b", 0, 3)]),
+])
+def test_next_offsets(positions, want):
+    got = next_offsets(positions)
+    assert sorted((tp.topic, tp.partition, tp.offset) for tp in got) == sorted(
+        (tp.topic, tp.partition, tp.offset) for tp in want)
+
+
+def _events() -> list[dict]:
+    """Normal traffic and a card-testing burst, so keys repeat within a batch."""
+    return generate(seed=3, n_normal=40, n_card_ip=1, n_card_email=1, n_many_emails=0,
+                    n_slow=0, n_straddle=0).events
+
+
+def test_split_sends_every_observation_to_its_keys_partition_in_order():
+    events = _events()
+    bundles = split([REGISTRY.encode("payment_failed", e) for e in events], partitions=8)
+    got = {p: json.loads(v) for p, v in bundles.items()}
+    for partition, items in got.items():
+        assert all(partition_of(key.encode(), 8) == partition for key, *_ in items)
+    # every (rule, key) observation once, and one key's observations in event order
+    want = [(key, fields_of(e).event_id) for e in events
+            for _rule, key in keys_for(fields_of(e), DEFAULT_RULES, {})]
+    flat = [(key, fields[0]) for items in got.values() for key, *fields in items]
+    assert sorted(flat) == sorted(want)
+    for key in {k for k, _ in want}:
+        assert [i for k, i in flat if k == key] == [i for k, i in want if k == key]
+
+
+def test_split_skips_what_does_not_decode():
+    event = _events()[0]
+    bundles = split([b"not avro", REGISTRY.encode("payment_failed", event)], partitions=8)
+    assert sum(len(json.loads(v)) for v in bundles.values()) == len(
+        keys_for(fields_of(event), DEFAULT_RULES, {}))
