@@ -83,6 +83,6 @@ async def buyer_count(stream):
 @app.timer(interval=300.0)
 async def expire_buyers() -> None:
     cutoff = now_ms() - 2 * HOUR_MS
-    for key, value in list(recent.data.items()):
-        if value and (not value[1] or value[1][-1][0] < cutoff):
+    async for key, value in state.entries(recent):
+        if not value[1] or value[1][-1][0] < cutoff:
             state.drop(recent, value[0], key)

@@ -196,6 +196,6 @@ async def adopt_ses_quota() -> None:
 async def expire_sends() -> None:
     """Forget delivered ids after the dedup TTL, so the table stays bounded."""
     cutoff = now_ms() - int(cfg.worker().dedup_ttl_h * 3_600_000)
-    for key, value in list(sends.data.items()):
-        if value and value[1] < cutoff:
+    async for key, value in state.entries(sends):
+        if value[1] < cutoff:
             state.drop(sends, value[2], key)

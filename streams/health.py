@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -33,3 +35,13 @@ class Ready(View):
     async def get(self, request: Request) -> Response:
         ready = _joined["done"] and not app.rebalancing
         return self.json({"ready": ready}, status=200 if ready else 503)
+
+
+@app.task
+async def freeze_startup_objects() -> None:
+    """Once started (tables recovered): move every object so far (modules, the
+    clients, the recovered tables) out of the collector's view. A full
+    collection walks every tracked object, and with these it stalled the event
+    loop for ~100 ms every few seconds under load."""
+    gc.collect()
+    gc.freeze()

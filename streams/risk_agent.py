@@ -24,7 +24,7 @@ from functools import lru_cache, partial
 from schemas.codec import REGISTRY
 from schemas.exceptions import DecodeError
 
-from . import context, metrics
+from . import context, metrics, state
 from . import settings as cfg
 from .app import app
 from .catalog import LIFECYCLE, RISK_ALERTS, RISK_BY_KEY, channel_topic, full_name
@@ -147,9 +147,7 @@ async def _raise(alert: dict) -> None:
 async def expire_risk_state() -> None:
     """Delete keys whose windows all closed (on event time), keeping state bounded."""
     horizon = _watermark["ms"] - 60_000  # margin for events still in flight
-    for key, value in list(risk_state.data.items()):
-        if value is None:
-            continue
+    async for key, value in state.entries(risk_state):
         try:
             rule = rule_for(key, DEFAULT_RULES, overrides())
         except RuleError:

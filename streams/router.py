@@ -194,6 +194,6 @@ async def fire_due_timers() -> None:
 async def expire_routed_events() -> None:
     """Forget routed event ids after the dedup TTL, so the table stays bounded."""
     cutoff = now_ms() - int(cfg.worker().dedup_ttl_h * 3_600_000)
-    for key, value in list(routed.data.items()):
-        if value and value[0] < cutoff:
+    async for key, value in state.entries(routed):
+        if value[0] < cutoff:
             state.drop(routed, value[1], key)

@@ -95,8 +95,10 @@ class KeyState:
         return type(self.window(window_start, rule)) is int
 
     def to_dict(self) -> dict[str, Any]:
-        """Compact, JSON-ready form for the table changelog."""
-        return {"p": self.step, "s": self.start, "w": self.windows, "n": self.newest,
+        """Compact, JSON-ready form for the table changelog. Only tuples and
+        atomic values: kept in a table, the collector stops tracking it after
+        one pass, so a million keys do not lengthen every full collection."""
+        return {"p": self.step, "s": self.start, "w": tuple(self.windows), "n": self.newest,
                 "f": self.first_seen, "m": self.merchants, "o": self.orders}
 
     __json__ = to_dict  # faust's JSON codec serialises objects through __json__
