@@ -60,7 +60,9 @@ class ChangelogWriter:
                 "bootstrap.servers": self._bootstrap,
                 "client.id": f"{self.app.conf.id}-changelog",
                 "enable.idempotence": True,  # acks=all, no reordering on retry
-                "linger.ms": 5,
+                "linger.ms": 2,
+                # keyed records land where faust's producer (Java's partitioner) puts them
+                "partitioner": "murmur2_random",
             })
             self._chain_flush()
         return self._producer
@@ -89,16 +91,25 @@ class ChangelogWriter:
         table.data.pop(key, None)
         self._produce(table, partition, key, None, "raw")
 
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Queue a record for another topic under the same promise: acknowledged
+        before the offsets of the batch that made it are committed. librdkafka
+        sends it from its own thread at once, not when the event loop gets to it."""
+        self._send(topic, key, value, {})
+
     def _produce(self, table: TableT, partition: int, key: Any, value: Any,
                  value_serializer: Any) -> None:
-        producer = self._ensure()
         k, v = _key_bytes(table, key), _value_bytes(table, value, value_serializer)
-        topic = table.changelog_topic.get_topic_name()
+        self._send(table.changelog_topic.get_topic_name(), k, v, {"partition": partition})
+
+    def _send(self, topic: str, key: bytes | None, value: bytes | None,
+              where: dict[str, int]) -> None:
+        producer = self._ensure()
         try:
-            producer.produce(topic, v, k, partition=partition, on_delivery=self._on_delivery)
+            producer.produce(topic, value, key, on_delivery=self._on_delivery, **where)
         except BufferError:  # queue full (no commit for a long while): wait it out once
             producer.flush(30)
-            producer.produce(topic, v, k, partition=partition, on_delivery=self._on_delivery)
+            producer.produce(topic, value, key, on_delivery=self._on_delivery, **where)
         self._produced += 1
 
     async def flush(self, timeout: float = 30.0) -> None:

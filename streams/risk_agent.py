@@ -56,7 +56,7 @@ alerts_topic = raw_topic(RISK_ALERTS)
 email_topic = raw_topic(channel_topic("email"))
 risk_state = app.Table("risk-state", default=None,
                        help="rule:key -> open windows (streams.risk.KeyState dict)")
-# ~3 state writes per payment failure: through librdkafka, not faust's producer
+# ~3 state writes per payment failure, and the alerts: through librdkafka
 changelog = ChangelogWriter(app, cfg.kafka().bootstrap)
 _watermark = {"ms": 0}  # newest event time seen here: windows expire on event time
 
@@ -96,7 +96,7 @@ class RiskSplit(SplitService):
         bootstrap=cfg.kafka().bootstrap, group=f"{app.conf.id}-split",
         source=full_name(PAYMENT_FAILED), target=by_key.get_topic_name(),
         split=partial(split, partitions=cfg.kafka().partitions), lag_name=PAYMENT_FAILED,
-        window_s=cfg.worker().risk_batch_ms / 1000)
+        window_s=cfg.worker().risk_split_batch_ms / 1000)
 
 
 def _observations(events):
@@ -107,7 +107,8 @@ def _observations(events):
 
 @app.agent(by_key, name="streams.risk_agent.risk_count")
 async def risk_count(stream):
-    async for events in stream.take_events(1000, within=cfg.worker().risk_batch_ms / 1000):
+    within = cfg.worker().risk_count_batch_ms / 1000
+    async for events in stream.take_events(1000, within=within):
         touched: dict[str, tuple[int, KeyState]] = {}
         for partition, key, fields in _observations(events):
             try:
@@ -129,8 +130,8 @@ async def risk_count(stream):
 
 
 async def _raise(alert: dict) -> None:
-    await alerts_topic.send(key=alert["key_value"].encode(),
-                            value=REGISTRY.encode("risk_alert", alert, check=False))
+    changelog.send(alerts_topic.get_topic_name(), alert["key_value"].encode(),
+                   REGISTRY.encode("risk_alert", alert, check=False))
     metrics.RISK_ALERTS.labels(alert["rule"]).inc()
     log.warning("risk alert %s: %d events in window starting %d", alert["rule"],
                 alert["count"], alert["window_start"])

@@ -74,9 +74,11 @@ class WorkerSettings(BaseSettings):
     webhooks: dict[str, dict[str, SecretStr]] = {}
     # per-merchant risk rule overrides: {"m-1001": {"failures_per_ip": {"threshold": 20}}}
     risk_overrides: dict[str, dict[str, dict[str, int]]] = {}
-    # how long each risk stage gathers events into one batch: an alert waits up to
-    # twice this long; shorter costs more CPU per event
-    risk_batch_ms: float = Field(default=10.0, gt=0, le=1000)
+    # How long each risk stage gathers events into one batch (an alert waits up to
+    # both). The split's batches make the by-key records, one per partition, each
+    # costly in faust: shorter costs CPU. The count stage's batches cost little.
+    risk_split_batch_ms: float = Field(default=10.0, gt=0, le=1000)
+    risk_count_batch_ms: float = Field(default=2.0, gt=0, le=1000)
     log_level: str = "info"
 
 

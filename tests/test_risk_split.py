@@ -7,11 +7,11 @@ import json
 import pytest
 from confluent_kafka import TopicPartition
 
+from bench.risk_data import generate
 from schemas.codec import REGISTRY
 from streams.risk import DEFAULT_RULES, fields_of, keys_for
 from streams.risk_agent import partition_of, split
 from streams.risk_split import next_offsets
-from bench.risk_data import generate
 
 
 @pytest.mark.parametrize(("positions", "want"), [

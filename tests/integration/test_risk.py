@@ -4,6 +4,7 @@ also when the worker is SIGKILLed mid-stream and restarted."""
 from __future__ import annotations
 
 import pytest
+from aiokafka.partitioner import murmur2
 from confluent_kafka import Producer
 
 from bench.risk_data import generate, reference_alerts
@@ -34,10 +35,14 @@ def _publish(prefix: str, events) -> None:
     assert prod.flush(60) == 0
 
 
-def _alerts(prefix: str, expected_count: int) -> list[dict]:
-    msgs = consume(f"{prefix}{RISK_ALERTS}", lambda m: len(
+def _alert_messages(prefix: str, expected_count: int) -> list:
+    return consume(f"{prefix}{RISK_ALERTS}", lambda m: len(
         {REGISTRY.decode(x.value())["alert_id"] for x in m}) >= expected_count, timeout=60)
-    return [REGISTRY.decode(m.value(), expect="risk_alert") for m in msgs]
+
+
+def _alerts(prefix: str, expected_count: int) -> list[dict]:
+    return [REGISTRY.decode(m.value(), expect="risk_alert")
+            for m in _alert_messages(prefix, expected_count)]
 
 
 def test_alerts_match_the_reference_exactly(prefix, worker_factory):
@@ -47,9 +52,13 @@ def test_alerts_match_the_reference_exactly(prefix, worker_factory):
     _publish(prefix, events)
     wait_for(lambda: worker.metric("ordercast_risk_observations_total") >= observations, 120,
              message="every event counted")
-    alerts = _alerts(prefix, len(expected))
+    messages = _alert_messages(prefix, len(expected))
+    alerts = [REGISTRY.decode(m.value(), expect="risk_alert") for m in messages]
     got = [(a["rule"], a["key_value"], a["window_start"]) for a in alerts]
     assert len(got) == len(set(got)), "one alert per key, rule and window"
+    for m in messages:  # keyed by the flagged value, partitioned as Java clients do
+        assert m.key() == REGISTRY.decode(m.value())["key_value"].encode()
+        assert m.partition() == (murmur2(m.key()) & 0x7FFFFFFF) % PARTITIONS
     assert set(got) == expected
     for alert in alerts:
         assert alert["count"] == alert["threshold"]
@@ -57,7 +66,8 @@ def test_alerts_match_the_reference_exactly(prefix, worker_factory):
         assert len(alert["sample_order_ids"]) <= 10
     assert worker.metric("ordercast_risk_alerts_total") == len(expected)
     # the split's own consumer group reports its lag like faust's, and it drains
-    wait_for(lambda: _split_lag(worker) == (PARTITIONS, 0), 30, message="split lag reported as drained")
+    wait_for(lambda: _split_lag(worker) == (PARTITIONS, 0), 30,
+             message="split lag reported as drained")
 
 
 def _split_lag(worker) -> tuple[int, float]:
