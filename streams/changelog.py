@@ -8,7 +8,8 @@ confluent-kafka (one C call). It joins faust's commit protocol: faust acks a
 batch of events only after the agent is done with it, and flushes its producer
 before committing offsets; the writer's flush is chained to that one, so
 offsets are never committed ahead of the table state they produced. faust's
-own recovery reads these records like any other.
+own recovery reads these records like any other. Other records under the same
+promise (the risk alerts) can go the same way, with ``send``.
 
 Every write of a table must then go through the same writer, so the
 changelog keeps the order of the local writes.

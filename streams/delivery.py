@@ -74,7 +74,8 @@ async def _attempt(event: EventT, request, info: dispatch.RetryInfo, channel: st
     except (DeliveryError, TemplateProblem) as exc:  # nothing was sent: no in-flight mark
         await _failed(outbox.as_delivery_error(exc), request, info, event, channel, channel)
         return
-    await outbox.durable_put(sends, msg.partition, nid, [INFLIGHT, now_ms(), msg.partition])
+    # tuples: kept by the million, they leave the collector's view after one pass
+    await outbox.durable_put(sends, msg.partition, nid, (INFLIGHT, now_ms(), msg.partition))
     try:
         receipt = await sender.send(message)
     except DeliveryError as exc:
@@ -83,7 +84,7 @@ async def _attempt(event: EventT, request, info: dispatch.RetryInfo, channel: st
             metrics.AMBIGUOUS.labels(channel).inc()
         await _failed(exc, request, info, event, channel, sender.provider)
         return
-    sends[nid] = [SENT, receipt.accepted_at, msg.partition]
+    sends[nid] = (SENT, receipt.accepted_at, msg.partition)
     latency_ms = max(0, receipt.accepted_at - request["occurred_at"])
     metrics.ATTEMPTS.labels(channel, sender.provider, "ok").inc()
     metrics.DELIVERIES.labels(channel, sender.provider, "delivered").inc()

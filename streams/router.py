@@ -136,7 +136,7 @@ async def handle(record: Record, event: EventT) -> None:
         await emit(request, partition, now)
     for request in decision.stale:
         metrics.SUPPRESSED.labels(request["template"]).inc()
-    routed[env["event_id"]] = [now, partition]
+    routed[env["event_id"]] = (now, partition)  # a tuple: the collector stops tracking it
 
 
 def _agent_for(spec: TopicSpec):
