@@ -93,7 +93,7 @@ def split(values: Sequence[bytes], partitions: int) -> dict[int, bytes]:
 @app.service
 class RiskSplit(SplitService):
     splitter = Splitter(
-        bootstrap=cfg.kafka().bootstrap, group=f"{app.conf.id}-split",
+        bootstrap=cfg.kafka().bootstrap, group=f"{app.conf.id}-split", seed_group=app.conf.id,
         source=full_name(PAYMENT_FAILED), target=by_key.get_topic_name(),
         split=partial(split, partitions=cfg.kafka().partitions), lag_name=PAYMENT_FAILED,
         window_s=cfg.worker().risk_split_batch_ms / 1000)

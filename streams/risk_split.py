@@ -50,9 +50,10 @@ class Splitter:
     """The consume, split, produce, store loop; ``run`` blocks until ``stop``."""
 
     def __init__(self, *, bootstrap: str, group: str, source: str, target: str, split: Split,
-                 lag_name: str, window_s: float, batch: int = 1000,
-                 lag_every_s: float = 5.0) -> None:
+                 lag_name: str, window_s: float, seed_group: str | None = None,
+                 batch: int = 1000, lag_every_s: float = 5.0) -> None:
         self.bootstrap, self.group, self.source, self.target = bootstrap, group, source, target
+        self.seed_group = seed_group
         self.split, self.lag_name = split, lag_name
         self.window_s, self.batch, self.lag_every_s = window_s, batch, lag_every_s
         self._error: str | None = None
@@ -76,7 +77,7 @@ class Splitter:
 
     def run(self, stop: threading.Event) -> None:
         consumer, producer = self._clients()
-        consumer.subscribe([self.source])
+        consumer.subscribe([self.source], on_assign=self._seed)
         next_lag = time.monotonic() + self.lag_every_s
         try:
             while not stop.is_set():
@@ -121,6 +122,35 @@ class Splitter:
         except KafkaException as exc:  # revoked meanwhile: the new owner redoes the batch
             log.info("risk split offsets not stored: %s", exc)
         return len(good)
+
+    def _seed(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions this group has committed nothing for start where
+        ``seed_group`` did (faust's group, which read them before the split had
+        a group of its own), not at the earliest offset: replaying the topic's
+        whole retention would raise again the alerts of windows long closed."""
+        if not self.seed_group or not partitions:
+            return
+        try:
+            fresh = [tp for tp in consumer.committed(partitions, timeout=10) if tp.offset < 0]
+            if not fresh:
+                return
+            seeder = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.seed_group,
+                               "enable.auto.commit": False})
+            try:
+                seeded = {(tp.topic, tp.partition): tp.offset
+                          for tp in seeder.committed(fresh, timeout=10) if tp.offset >= 0}
+            finally:
+                seeder.close()  # never subscribed: it does not touch that group
+        except KafkaException as exc:
+            log.warning("risk split: no seed offsets from %s (%s); starting at the earliest",
+                        self.seed_group, exc)
+            return
+        if seeded:
+            log.info("risk split: %d partitions start where %s left off", len(seeded),
+                     self.seed_group)
+            consumer.assign([TopicPartition(tp.topic, tp.partition,
+                                            seeded.get((tp.topic, tp.partition), tp.offset))
+                             for tp in partitions])
 
     def _delivered(self, err: Any, _msg: Any) -> None:
         if err is not None:

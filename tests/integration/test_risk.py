@@ -3,15 +3,17 @@ also when the worker is SIGKILLed mid-stream and restarted."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from aiokafka.partitioner import murmur2
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.risk_data import generate, reference_alerts
 from schemas.codec import REGISTRY
-from streams.catalog import RISK_ALERTS
+from streams.catalog import RISK_ALERTS, RISK_BY_KEY
 from streams.risk import DEFAULT_RULES, keys_for
-from tests.conftest import PARTITIONS
+from tests.conftest import PARTITIONS, app_id
 from tests.support import BOOTSTRAP, consume, wait_for
 
 pytestmark = pytest.mark.broker
@@ -99,3 +101,37 @@ def test_windows_survive_a_sigkill(prefix, worker_factory):
     for a in alerts:
         ident = (a["rule"], a["key_value"], a["window_start"])
         assert by_id.setdefault(a["alert_id"], ident) == ident
+
+
+def test_the_split_starts_where_the_faust_group_left_off(prefix, worker_factory):
+    """The split once ran in faust's group: a first start resumes from that
+    group's offsets instead of replaying the topic (and re-raising old alerts)."""
+    events, _, _ = _stream(seed=23)
+    half = len(events) // 2
+    _publish(prefix, events[:half])
+    _commit_at_end(app_id(prefix), f"{prefix}orders.payment-failed")
+    _publish(prefix, events[half:])
+    second = sum(len(keys_for(e, DEFAULT_RULES, {})) for e in events[half:])
+    worker = worker_factory()
+    wait_for(lambda: worker.metric("ordercast_risk_observations_total") >= second
+             and _split_lag(worker) == (PARTITIONS, 0) and _by_key_lag(worker) == 0, 120,
+             message="the second half split and counted")
+    assert worker.metric("ordercast_risk_observations_total") == second
+
+
+def _commit_at_end(group: str, topic: str) -> None:
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(
+            TopicPartition(topic, p), timeout=10)[1]) for p in range(PARTITIONS)]
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def _by_key_lag(worker) -> float:
+    """The count stage's lag on the by-key topic: 0 once every bundle is counted."""
+    lines = [line for line in worker.metrics().splitlines()
+             if line.startswith("ordercast_consumer_lag{") and RISK_BY_KEY in line]
+    return sum(float(line.rpartition(" ")[2]) for line in lines) if lines else math.inf
