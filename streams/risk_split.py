@@ -4,8 +4,8 @@ Splitting is stateless, so it needs none of faust's table machinery, and it
 handles every failed payment: through faust's consumer (a hop between threads
 per fetch and a task per message) it took most of the risk worker's time and
 held failures back for hundreds of milliseconds at 2,000/s. Here librdkafka
-fetches in its own threads and a batch is whatever has arrived since the last
-one, so a failure waits about one broker round trip.
+fetches in its own threads, and a batch is what arrives within a few
+milliseconds of its first failure (ORDERCAST_RISK_SPLIT_BATCH_MS).
 
 At least once: a batch's offsets are stored only after its bundles are
 acknowledged (the auto-commit commits stored offsets only), so a crash replays

@@ -1,8 +1,11 @@
-"""The risk split's pure parts: bundles by key partition, offsets to commit."""
+"""The risk split without a broker: bundles by key partition, offsets to
+commit, and the service that runs it (a dead splitter crashes the worker)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 
 import pytest
 from confluent_kafka import TopicPartition
@@ -11,7 +14,7 @@ from bench.risk_data import generate
 from schemas.codec import REGISTRY
 from streams.risk import DEFAULT_RULES, fields_of, keys_for
 from streams.risk_agent import partition_of, split
-from streams.risk_split import next_offsets
+from streams.risk_split import SplitFailed, SplitService, next_offsets
 
 
 @pytest.mark.parametrize(("positions", "want"), [
@@ -54,3 +57,53 @@ def test_split_skips_what_does_not_decode():
     bundles = split([b"not avro", REGISTRY.encode("payment_failed", event)], partitions=8)
     assert sum(len(json.loads(v)) for v in bundles.values()) == len(
         keys_for(fields_of(event), DEFAULT_RULES, {}))
+
+
+class _Crashing:
+    def run(self, stop: threading.Event) -> None:
+        raise SplitFailed("bundles not acknowledged")
+
+
+class _Steady:
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        stop.wait(30)
+        self.stopped.set()
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_a_dead_splitter_crashes_the_service():
+    class Service(SplitService):
+        splitter = _Crashing()
+
+    async def main():
+        service = Service()
+        await service.start()
+        await _until(lambda: service.crashed)
+        assert isinstance(service.crash_reason, SplitFailed)
+        await service.stop()
+
+    asyncio.run(main())
+
+
+def test_stopping_the_service_stops_the_splitter():
+    steady = _Steady()
+
+    class Service(SplitService):
+        splitter = steady
+
+    async def main():
+        service = Service()
+        await service.start()
+        await service.stop()
+        assert steady.stopped.is_set() and not service.crashed
+
+    asyncio.run(main())
