@@ -7,10 +7,10 @@ lag timer (streams.lag) hands it each assigned catalog partition's log end,
 and it compares them with where faust's fetch loop is. It acts only when the
 worker as a whole has consumed nothing for ``stall_s`` while some partition is
 behind: a busy worker (a backlog, a full stream buffer, slow commits) is never
-mistaken for a stuck one. The stuck
-partition is then handed back to faust's fetch set, and if the worker is still
-idle and behind ``stall_s`` later it asks the group to rebalance. Both steps
-are logged with what was found and counted in ordercast_consumer_stalls_total.
+mistaken for a stuck one. The stuck partition is then handed back to faust's
+fetch set, and if the worker is still idle and behind ``stall_s`` later it asks
+the group to rebalance. Both steps are logged with what was found and counted
+in ordercast_consumer_stalls_total.
 """
 
 from __future__ import annotations
