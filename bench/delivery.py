@@ -93,7 +93,8 @@ def worker_delivery(b: Bench, requests: list[dict[str, Any]], name: str,
     """One worker, started and ready before the requests are fed to it."""
     prefix, app_id = b.prefix(name), b.app_id(name)
     kafka.provision(prefix)
-    child, port = b.worker(name, prefix, app_id, **env)
+    # delivery runs in the notify role in production (risk has its own workers)
+    child, port = b.worker(name, prefix, app_id, **{"ORDERCAST_ROLE": "notify", **env})
     try:
         b.wait_ready([(child, port)])
         from .procs import wait_for

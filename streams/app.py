@@ -12,6 +12,7 @@ import faust
 
 from . import fetchwait
 from . import settings as cfg
+from .changelog import ChangelogWriter
 
 ROLES = {
     "notify": ("streams.router", "streams.delivery", "streams.buyers", "streams.web"),
@@ -49,3 +50,6 @@ app = faust.App(
     stream_wait_empty=False,
     table_standby_replicas=0,
 )
+# hot tables (risk state, delivery's sends) and the records promised with them
+# go out through librdkafka: one producer for the whole worker
+changelog = ChangelogWriter(app, _k.bootstrap)

@@ -9,7 +9,12 @@ batch of events only after the agent is done with it, and flushes its producer
 before committing offsets; the writer's flush is chained to that one, so
 offsets are never committed ahead of the table state they produced. faust's
 own recovery reads these records like any other. Other records under the same
-promise (the risk alerts) can go the same way, with ``send``.
+promise (risk alerts, delivery results) can go the same way, with ``send``.
+Where a write must be acknowledged before the agent goes on (delivery's
+in-flight mark), ``put_acked`` returns a future for that one record.
+
+One writer serves the whole worker (``streams.app.changelog``): one
+librdkafka producer, one thread serving its delivery reports.
 
 Every write of a table must then go through the same writer, so the
 changelog keeps the order of the local writes.
@@ -19,11 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import threading
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 from faust.types import AppT, TableT
 
 
@@ -54,6 +59,9 @@ class ChangelogWriter:
         self._error: str | None = None
         self._produced = 0  # records handed to librdkafka
         self._acked = 0  # of those, acknowledged or failed (delivery reports served)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flushes: list[tuple[int, asyncio.Future]] = []  # (target, waiter)
+        self._settled: list[tuple[asyncio.Future, str | None]] = []  # on the report thread
 
     def _ensure(self) -> Producer:
         if self._producer is None:
@@ -65,7 +73,10 @@ class ChangelogWriter:
                 # keyed records land where faust's producer (Java's partitioner) puts them
                 "partitioner": "murmur2_random",
             })
+            self._loop = asyncio.get_running_loop()
             self._chain_flush()
+            threading.Thread(target=self._serve_reports, name="ordercast-changelog-reports",
+                             daemon=True).start()
         return self._producer
 
     def _chain_flush(self) -> None:
@@ -79,14 +90,59 @@ class ChangelogWriter:
         producer.flush = flush  # faust calls app.producer.flush() before every commit
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
-        self._acked += 1  # reports are served only on the flushing thread
+        self._acked += 1  # reports are served only on the report thread
         if err is not None:
             self._error = str(err)
+
+    def _serve_reports(self) -> None:
+        """Serve delivery reports as they come and hand the settled futures to
+        the event loop in one call per poll, not one per record."""
+        producer, loop = self._producer, self._loop
+        while not loop.is_closed():
+            producer.poll(0.05)
+            if self._settled or self._flushes:
+                settled, self._settled = self._settled, []
+                try:
+                    loop.call_soon_threadsafe(self._settle, settled, self._acked)
+                except RuntimeError:  # the loop closed under us: the worker is stopping
+                    return
+
+    def _settle(self, settled: list[tuple[asyncio.Future, str | None]], acked: int) -> None:
+        for future, error in settled:
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(ChangelogFlushFailed(f"changelog record failed: {error}"))
+        waiting = []
+        for target, waiter in self._flushes:
+            if acked >= target:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                waiting.append((target, waiter))
+        self._flushes = waiting
 
     def put(self, table: TableT, partition: int, key: Any, value: Any) -> None:
         """Set ``key`` locally and queue its changelog record on ``partition``."""
         table.data[key] = value
         self._produce(table, partition, key, value, table.value_serializer)
+
+    def put_acked(self, table: TableT, partition: int, key: Any, value: Any) -> asyncio.Future:
+        """``put``, and a future that is done when this record is acknowledged
+        (or fails with ChangelogFlushFailed)."""
+        table.data[key] = value
+        k, v = _key_bytes(table, key), _value_bytes(table, value, table.value_serializer)
+        future = asyncio.get_running_loop().create_future()
+
+        def report(err: Any, msg: Any) -> None:
+            self._on_delivery(err, msg)
+            self._settled.append((future, None if err is None else str(err)))
+
+        self._send(table.changelog_topic.get_topic_name(), k, v, {"partition": partition},
+                   report)
+        return future
 
     def drop(self, table: TableT, partition: int, key: Any) -> None:
         table.data.pop(key, None)
@@ -104,13 +160,14 @@ class ChangelogWriter:
         self._send(table.changelog_topic.get_topic_name(), k, v, {"partition": partition})
 
     def _send(self, topic: str, key: bytes | None, value: bytes | None,
-              where: dict[str, int]) -> None:
+              where: dict[str, int], report: Any = None) -> None:
         producer = self._ensure()
+        report = report or self._on_delivery
         try:
-            producer.produce(topic, value, key, on_delivery=self._on_delivery, **where)
+            producer.produce(topic, value, key, on_delivery=report, **where)
         except BufferError:  # queue full (no commit for a long while): wait it out once
             producer.flush(30)
-            producer.produce(topic, value, key, on_delivery=self._on_delivery, **where)
+            producer.produce(topic, value, key, on_delivery=report, **where)
         self._produced += 1
 
     async def flush(self, timeout: float = 30.0) -> None:
@@ -121,17 +178,14 @@ class ChangelogWriter:
         if self._producer is None:
             return
         target = self._produced
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(None, self._serve_reports, target, timeout)
-        except KafkaException as exc:
-            raise ChangelogFlushFailed(str(exc)) from None
+        if self._acked < target:
+            waiter = asyncio.get_running_loop().create_future()
+            self._flushes.append((target, waiter))
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except asyncio.TimeoutError:
+                pass
         error, self._error = self._error, None
         if self._acked < target or error:
             raise ChangelogFlushFailed(
                 f"{target - self._acked} changelog records unacknowledged; last error: {error}")
-
-    def _serve_reports(self, target: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self._acked < target and time.monotonic() < deadline:
-            self._producer.poll(0.005)

@@ -23,7 +23,7 @@ from schemas.exceptions import DecodeError
 
 from . import dispatch, metrics, outbox, state
 from . import settings as cfg
-from .app import app
+from .app import app, changelog
 from .catalog import CHANNELS, RETRY_TIERS, channel_topic, retry_topic
 from .clock import now_ms
 from .render import TemplateProblem
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 INFLIGHT, SENT = "inflight", "sent"
 _sending: dict[str, asyncio.Event] = {}  # ids being sent by this process right now
+# written only through the librdkafka changelog writer, which keeps their order
 sends = app.Table("sends", default=None,
                   help="notification id -> [inflight|sent, at ms, partition]")
 
@@ -75,16 +76,16 @@ async def _attempt(event: EventT, request, info: dispatch.RetryInfo, channel: st
         await _failed(outbox.as_delivery_error(exc), request, info, event, channel, channel)
         return
     # tuples: kept by the million, they leave the collector's view after one pass
-    await outbox.durable_put(sends, msg.partition, nid, (INFLIGHT, now_ms(), msg.partition))
+    await changelog.put_acked(sends, msg.partition, nid, (INFLIGHT, now_ms(), msg.partition))
     try:
         receipt = await sender.send(message)
     except DeliveryError as exc:
-        sends[nid] = None
+        changelog.drop(sends, msg.partition, nid)
         if exc.ambiguous and exc.retriable:  # the provider may have it: a retry may duplicate
             metrics.AMBIGUOUS.labels(channel).inc()
         await _failed(exc, request, info, event, channel, sender.provider)
         return
-    sends[nid] = (SENT, receipt.accepted_at, msg.partition)
+    changelog.put(sends, msg.partition, nid, (SENT, receipt.accepted_at, msg.partition))
     latency_ms = max(0, receipt.accepted_at - request["occurred_at"])
     metrics.ATTEMPTS.labels(channel, sender.provider, "ok").inc()
     metrics.DELIVERIES.labels(channel, sender.provider, "delivered").inc()
@@ -199,4 +200,4 @@ async def expire_sends() -> None:
     cutoff = now_ms() - int(cfg.worker().dedup_ttl_h * 3_600_000)
     async for key, value in state.entries(sends):
         if value[1] < cutoff:
-            state.drop(sends, value[2], key)
+            changelog.drop(sends, value[2], key)

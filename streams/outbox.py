@@ -15,6 +15,7 @@ from schemas.codec import REGISTRY
 
 from . import cardkey, context, deadletter, dispatch, metrics, state
 from . import settings as cfg
+from .app import changelog
 from .aws import emulator_credentials
 from .catalog import CHANNELS, INBOX, RESULTS, dead_letter_topic
 from .clock import now_ms
@@ -107,8 +108,9 @@ async def result(request: dict[str, Any], provider: str, status: str, attempt: i
         "error_message": str(error) if error else None, "at": now_ms(),
     }
     key = (request.get("order_id") or request["recipient_id"]).encode()
-    await results_topic.send(key=key, value=REGISTRY.encode("delivery_result", record,
-                                                            check=False))
+    # acknowledged before the offsets of the request that made it are committed
+    changelog.send(results_topic.get_topic_name(), key,
+                   REGISTRY.encode("delivery_result", record, check=False))
 
 
 async def dead_letter(channel: str, info: dispatch.RetryInfo, key: bytes | None,

@@ -26,9 +26,8 @@ from schemas.exceptions import DecodeError
 
 from . import context, metrics, state
 from . import settings as cfg
-from .app import app
+from .app import app, changelog  # ~3 state writes per payment failure, and the alerts
 from .catalog import LIFECYCLE, RISK_ALERTS, RISK_BY_KEY, channel_topic, full_name
-from .changelog import ChangelogWriter
 from .clock import now_ms
 from .risk import (
     DEFAULT_RULES,
@@ -56,8 +55,6 @@ alerts_topic = raw_topic(RISK_ALERTS)
 email_topic = raw_topic(channel_topic("email"))
 risk_state = app.Table("risk-state", default=None,
                        help="rule:key -> open windows (streams.risk.KeyState dict)")
-# ~3 state writes per payment failure, and the alerts: through librdkafka
-changelog = ChangelogWriter(app, cfg.kafka().bootstrap)
 _watermark = {"ms": 0}  # newest event time seen here: windows expire on event time
 
 
