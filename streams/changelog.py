@@ -181,10 +181,7 @@ class ChangelogWriter:
         if self._acked < target:
             waiter = asyncio.get_running_loop().create_future()
             self._flushes.append((target, waiter))
-            try:
-                await asyncio.wait_for(waiter, timeout)
-            except asyncio.TimeoutError:
-                pass
+            await asyncio.wait({waiter}, timeout=timeout)  # on timeout the check below fails
         error, self._error = self._error, None
         if self._acked < target or error:
             raise ChangelogFlushFailed(

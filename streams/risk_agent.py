@@ -7,6 +7,9 @@ bundled per partition per batch: all of one key's events meet on one
 partition, in order. Hop 2 (`risk_count`, a faust agent with the changelogged
 table) takes them in small batches, runs the pure engine
 (streams.risk) and writes each touched key's state back once per batch.
+Bundles for by-key partitions this worker owns are also handed over in-process
+as soon as they are acknowledged (`hand_over`), so an alert does not wait for
+faust to fetch them back; an offset fence counts each bundle once either way.
 An alert goes out on the update that crosses the threshold, not at window
 close, with a deterministic alert id (a replay repeats the id, never invents
 a new alert), and becomes an operator email.
@@ -14,12 +17,15 @@ a new alert), and becomes an operator email.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache, partial
+
+from faust.types import TP
 
 from schemas.codec import REGISTRY
 from schemas.exceptions import DecodeError
@@ -41,7 +47,7 @@ from .risk import (
     observe,
     rule_for,
 )
-from .risk_split import SplitService, Splitter
+from .risk_split import OffsetFence, SplitService, Splitter
 from .routing import risk_alert_requests
 from .wire import raw_topic
 
@@ -87,6 +93,28 @@ def split(values: Sequence[bytes], partitions: int) -> dict[int, bytes]:
     return {p: json.dumps(items, separators=(",", ":")).encode() for p, items in bundles.items()}
 
 
+fence = OffsetFence()
+_emailing: set[asyncio.Task] = set()  # operator emails of alerts counted from hand-overs
+
+
+def hand_over(acked) -> None:
+    """Count the split's acknowledged bundles at once, for the by-key partitions
+    this worker owns with its state recovered, without waiting for faust to
+    fetch them back (the topic way then skips them). Synchronous on the event
+    loop: no rebalance can come between the ownership check and the writes."""
+    if app.rebalancing or app.in_recovery:
+        return
+    actives, topic = app.assignor.assigned_actives(), by_key.get_topic_name()
+    mine = [(partition, value) for partition, offset, value in acked
+            if TP(topic, partition) in actives
+            and fence.next_in_line(app.rebalancing_count, partition, offset)]
+    alerts = count(_observations(mine))
+    if alerts:
+        task = asyncio.ensure_future(_email_operators(alerts))
+        _emailing.add(task)
+        task.add_done_callback(_emailing.discard)
+
+
 @app.service
 class RiskSplit(SplitService):
     splitter = Splitter(
@@ -94,51 +122,71 @@ class RiskSplit(SplitService):
         source=full_name(PAYMENT_FAILED), target=by_key.get_topic_name(),
         split=partial(split, partitions=cfg.kafka().partitions), lag_name=PAYMENT_FAILED,
         window_s=cfg.worker().risk_split_batch_ms / 1000)
+    hand_over = hand_over
 
 
-def _observations(events):
-    for event in events:
-        for key, *fields in json.loads(event.value):
-            yield event.message.partition, key, EventFields(*fields)
+def _observations(records):
+    for partition, value in records:
+        for key, *fields in json.loads(value):
+            yield partition, key, EventFields(*fields)
+
+
+def count(observations) -> list[dict]:
+    """Run the rules over the observations, publish the alerts they raise and
+    write each touched key's state back once. Synchronous: the two ways into
+    it (hand-over and topic) never interleave half-way."""
+    touched: dict[str, tuple[int, KeyState]] = {}
+    raised = []
+    for partition, key, fields in observations:
+        try:
+            rule = rule_for(key, DEFAULT_RULES, overrides())
+        except RuleError:
+            continue  # the rule was removed from the configuration
+        _watermark["ms"] = max(_watermark["ms"], fields.occurred_at)
+        current = touched[key][1] if key in touched else risk_state.data.get(key)
+        new, alerts = observe(current, rule, key, fields, now_ms())
+        touched[key] = (partition, new)
+        metrics.RISK_OBSERVED.labels(rule.name).inc()
+        for alert in alerts:
+            _publish(alert)
+        raised += alerts
+    # Alerts and state are queued before faust acks the batch, and flushed
+    # before it commits: a kill never keeps the offsets and loses the counts.
+    for key, (partition, new) in touched.items():
+        # the partition rides along so the expiry sweep can write tombstones
+        changelog.put(risk_state, partition, key, {**new.to_dict(), "_p": partition})
+    return raised
 
 
 @app.agent(by_key, name="streams.risk_agent.risk_count")
 async def risk_count(stream):
     within = cfg.worker().risk_count_batch_ms / 1000
     async for events in stream.take_events(1000, within=within):
-        touched: dict[str, tuple[int, KeyState]] = {}
-        for partition, key, fields in _observations(events):
-            try:
-                rule = rule_for(key, DEFAULT_RULES, overrides())
-            except RuleError:
-                continue  # the rule was removed from the configuration
-            _watermark["ms"] = max(_watermark["ms"], fields.occurred_at)
-            current = touched[key][1] if key in touched else risk_state.data.get(key)
-            new, alerts = observe(current, rule, key, fields, now_ms())
-            touched[key] = (partition, new)
-            metrics.RISK_OBSERVED.labels(rule.name).inc()
-            for alert in alerts:
-                await _raise(alert)
-        # Alerts and state are queued before faust acks the batch, and flushed
-        # before it commits: a kill never keeps the offsets and loses the counts.
-        for key, (partition, new) in touched.items():
-            # the partition rides along so the expiry sweep can write tombstones
-            changelog.put(risk_state, partition, key, {**new.to_dict(), "_p": partition})
+        fresh = [(e.message.partition, e.value) for e in events
+                 if fence.first_time(app.rebalancing_count, e.message.partition,
+                                     e.message.offset)]
+        await _email_operators(count(_observations(fresh)))
+        if _emailing:  # faust acks the batch (hand-overs included) after their emails
+            await asyncio.gather(*_emailing)
 
 
-async def _raise(alert: dict) -> None:
+def _publish(alert: dict) -> None:
     changelog.send(alerts_topic.get_topic_name(), alert["key_value"].encode(),
                    REGISTRY.encode("risk_alert", alert, check=False))
     metrics.RISK_ALERTS.labels(alert["rule"]).inc()
     log.warning("risk alert %s: %d events in window starting %d", alert["rule"],
                 alert["count"], alert["window_start"])
+
+
+async def _email_operators(alerts: list[dict]) -> None:
     merchants = context.merchants()
-    for merchant_id in alert["merchant_ids"][:3]:
-        for request in risk_alert_requests(alert, merchants[merchant_id]):
-            await email_topic.send(key=request["recipient_id"].encode(), value=REGISTRY.encode(
-                "notification_request", request, check=False))
-            metrics.ROUTED.labels(request["template"], request["category"],
-                                  request["priority"], request["channel"]).inc()
+    requests = [request for alert in alerts for merchant_id in alert["merchant_ids"][:3]
+                for request in risk_alert_requests(alert, merchants[merchant_id])]
+    for request in requests:
+        await email_topic.send(key=request["recipient_id"].encode(), value=REGISTRY.encode(
+            "notification_request", request, check=False))
+        metrics.ROUTED.labels(request["template"], request["category"],
+                              request["priority"], request["channel"]).inc()
 
 
 @app.timer(interval=60.0)

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -31,6 +32,7 @@ from . import lag
 log = logging.getLogger(__name__)
 
 Split = Callable[[Sequence[bytes]], dict[int, bytes]]  # values -> by-key partition -> bundle
+Acked = list[tuple[int, int, bytes]]  # (by-key partition, offset, bundle), in produce order
 
 
 class SplitFailed(RuntimeError):
@@ -46,8 +48,48 @@ def next_offsets(positions: Iterable[tuple[str, int, int]]) -> list[TopicPartiti
     return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
 
+class OffsetFence:
+    """Which by-key records this worker has counted, for the two ways a bundle
+    reaches the count stage: handed over in-process right after the split's
+    producer got its acknowledgement, or fetched from the topic by faust.
+
+    Per partition, the offset of the last record counted by either way. A
+    hand-over is counted only when it is the very next record (so counting
+    keeps the topic's order); the topic way skips what was handed over. Any
+    rebalance forgets everything: the topic way starts over from the committed
+    offsets, and counting is idempotent."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, int] = {}
+        self._generation = 0
+
+    def _sync(self, generation: int) -> None:
+        if generation != self._generation:
+            self._done.clear()
+            self._generation = generation
+
+    def next_in_line(self, generation: int, partition: int, offset: int) -> bool:
+        """A hand-over: True (and recorded) if it directly follows the last counted."""
+        self._sync(generation)
+        done = self._done.get(partition)
+        if done is None or offset != done + 1:
+            return False
+        self._done[partition] = offset
+        return True
+
+    def first_time(self, generation: int, partition: int, offset: int) -> bool:
+        """From the topic: True (and recorded) unless it was counted already."""
+        self._sync(generation)
+        done = self._done.get(partition)
+        if done is not None and offset <= done:
+            return False
+        self._done[partition] = offset
+        return True
+
+
 class Splitter:
-    """The consume, split, produce, store loop; ``run`` blocks until ``stop``."""
+    """The consume, split, produce, store loop; ``run`` blocks until ``stop``.
+    ``on_acked``, if set, gets each batch's acknowledged bundles (on this thread)."""
 
     def __init__(self, *, bootstrap: str, group: str, source: str, target: str, split: Split,
                  lag_name: str, window_s: float, seed_group: str | None = None,
@@ -56,7 +98,9 @@ class Splitter:
         self.seed_group = seed_group
         self.split, self.lag_name = split, lag_name
         self.window_s, self.batch, self.lag_every_s = window_s, batch, lag_every_s
+        self.on_acked: Callable[[Acked], None] | None = None
         self._error: str | None = None
+        self._acked: Acked = []
 
     def _clients(self) -> tuple[Consumer, Producer]:
         consumer = Consumer({
@@ -106,6 +150,7 @@ class Splitter:
                 raise KafkaException(err)
             else:
                 log.warning("risk split: %s", err)
+        self._acked = []
         for partition, bundle in self.split([m.value() for m in good]).items():
             producer.produce(self.target, bundle, partition=partition,
                              on_delivery=self._delivered)
@@ -116,6 +161,8 @@ class Splitter:
                 return 0
         if self._error:
             raise SplitFailed(f"risk bundles not acknowledged: {self._error}")
+        if self.on_acked is not None and self._acked:
+            self.on_acked(self._acked)
         try:
             consumer.store_offsets(offsets=next_offsets(
                 (m.topic(), m.partition(), m.offset()) for m in good))
@@ -152,9 +199,11 @@ class Splitter:
                                             seeded.get((tp.topic, tp.partition), tp.offset))
                              for tp in partitions])
 
-    def _delivered(self, err: Any, _msg: Any) -> None:
+    def _delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
             self._error = str(err)
+        elif self.on_acked is not None:
+            self._acked.append((msg.partition(), msg.offset(), msg.value()))
 
     def report_lag(self, consumer: Consumer) -> None:
         """ordercast_consumer_lag for this group, as streams.lag has it for faust's."""
@@ -181,6 +230,8 @@ class SplitService(Service):
     crashes (and is restarted) if the splitter dies."""
 
     splitter: Splitter  # set by the subclass the app registers
+    # runs on the event loop with each batch's acknowledged bundles, if set
+    hand_over: Callable[[Acked], None] | None = None
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -191,6 +242,9 @@ class SplitService(Service):
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
         self._done = done
+        hand_over = type(self).hand_over
+        if hand_over is not None:
+            self.splitter.on_acked = partial(loop.call_soon_threadsafe, hand_over)
 
         def run() -> None:
             try:

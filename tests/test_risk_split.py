@@ -1,5 +1,6 @@
 """The risk split without a broker: bundles by key partition, offsets to
-commit, and the service that runs it (a dead splitter crashes the worker)."""
+commit, the fence between the hand-over and the topic, and the service that
+runs it (a dead splitter crashes the worker)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bench.risk_data import generate
 from schemas.codec import REGISTRY
 from streams.risk import DEFAULT_RULES, fields_of, keys_for
 from streams.risk_agent import partition_of, split
-from streams.risk_split import SplitFailed, SplitService, next_offsets
+from streams.risk_split import OffsetFence, SplitFailed, SplitService, next_offsets
 
 
 @pytest.mark.parametrize(("positions", "want"), [
@@ -107,3 +108,50 @@ def test_stopping_the_service_stops_the_splitter():
         assert steady.stopped.is_set() and not service.crashed
 
     asyncio.run(main())
+
+
+def test_the_fence_counts_each_offset_once_in_topic_order():
+    fence = OffsetFence()
+    assert not fence.next_in_line(0, 3, 10), "nothing counted yet: the topic way goes first"
+    assert fence.first_time(0, 3, 10)
+    assert fence.next_in_line(0, 3, 11)
+    assert not fence.next_in_line(0, 3, 13), "12 is missing: counting 13 would reorder"
+    assert not fence.first_time(0, 3, 11), "handed over already"
+    assert fence.first_time(0, 3, 12) and fence.first_time(0, 3, 13)
+    assert not fence.next_in_line(0, 3, 13)
+    assert not fence.next_in_line(0, 4, 14), "partitions are fenced apart"
+
+
+def test_a_rebalance_resets_the_fence():
+    fence = OffsetFence()
+    assert fence.first_time(0, 1, 5) and fence.next_in_line(0, 1, 6)
+    assert not fence.next_in_line(1, 1, 7), "after a rebalance the topic way leads again"
+    assert fence.first_time(1, 1, 3), "the replay from the committed offset is counted"
+
+
+class _Handing:
+    def __init__(self) -> None:
+        self.on_acked = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.on_acked([(2, 7, b"[]")])
+        stop.wait(30)
+
+
+def test_acknowledged_bundles_are_handed_over_on_the_event_loop():
+    got = []
+
+    class Service(SplitService):
+        splitter = _Handing()
+
+        def hand_over(acked):
+            got.append((acked, threading.current_thread() is threading.main_thread()))
+
+    async def main():
+        service = Service()
+        await service.start()
+        await _until(lambda: got)
+        await service.stop()
+
+    asyncio.run(main())
+    assert got == [([(2, 7, b"[]")], True)]
