@@ -40,7 +40,10 @@ _channels: dict[str, Channel] = {}
 
 
 async def _publish_inbox(topic: str, key: bytes, value: bytes) -> None:
-    await inbox_topic.send(key=key, value=value)
+    # A receipt means the record is written: the sent mark that follows goes out
+    # through another producer and must never be durable before the inbox item.
+    acknowledged = await inbox_topic.send(key=key, value=value)
+    await acknowledged
 
 
 def channel(name: str) -> Channel:

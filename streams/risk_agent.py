@@ -17,7 +17,6 @@ a new alert), and becomes an operator email.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import zlib
@@ -94,7 +93,6 @@ def split(values: Sequence[bytes], partitions: int) -> dict[int, bytes]:
 
 
 fence = OffsetFence()
-_emailing: set[asyncio.Task] = set()  # operator emails of alerts counted from hand-overs
 
 
 def hand_over(acked) -> None:
@@ -108,11 +106,7 @@ def hand_over(acked) -> None:
     mine = [(partition, value) for partition, offset, value in acked
             if TP(topic, partition) in actives
             and fence.next_in_line(app.rebalancing_count, partition, offset)]
-    alerts = count(_observations(mine))
-    if alerts:
-        task = asyncio.ensure_future(_email_operators(alerts))
-        _emailing.add(task)
-        task.add_done_callback(_emailing.discard)
+    count(_observations(mine))
 
 
 @app.service
@@ -131,12 +125,14 @@ def _observations(records):
             yield partition, key, EventFields(*fields)
 
 
-def count(observations) -> list[dict]:
-    """Run the rules over the observations, publish the alerts they raise and
-    write each touched key's state back once. Synchronous: the two ways into
-    it (hand-over and topic) never interleave half-way."""
+def count(observations) -> None:
+    """Run the rules over the observations, publish the alerts they raise (and
+    their operator emails) and write each touched key's state back once.
+    Synchronous: the two ways into it (hand-over and topic) never interleave
+    half-way. Everything goes through one librdkafka producer, alerts and
+    emails first: the state that says an alert was raised is never durable
+    before the alert."""
     touched: dict[str, tuple[int, KeyState]] = {}
-    raised = []
     for partition, key, fields in observations:
         try:
             rule = rule_for(key, DEFAULT_RULES, overrides())
@@ -149,13 +145,11 @@ def count(observations) -> list[dict]:
         metrics.RISK_OBSERVED.labels(rule.name).inc()
         for alert in alerts:
             _publish(alert)
-        raised += alerts
     # Alerts and state are queued before faust acks the batch, and flushed
     # before it commits: a kill never keeps the offsets and loses the counts.
     for key, (partition, new) in touched.items():
         # the partition rides along so the expiry sweep can write tombstones
         changelog.put(risk_state, partition, key, {**new.to_dict(), "_p": partition})
-    return raised
 
 
 @app.agent(by_key, name="streams.risk_agent.risk_count")
@@ -165,9 +159,7 @@ async def risk_count(stream):
         fresh = [(e.message.partition, e.value) for e in events
                  if fence.first_time(app.rebalancing_count, e.message.partition,
                                      e.message.offset)]
-        await _email_operators(count(_observations(fresh)))
-        if _emailing:  # faust acks the batch (hand-overs included) after their emails
-            await asyncio.gather(*_emailing)
+        count(_observations(fresh))
 
 
 def _publish(alert: dict) -> None:
@@ -176,17 +168,13 @@ def _publish(alert: dict) -> None:
     metrics.RISK_ALERTS.labels(alert["rule"]).inc()
     log.warning("risk alert %s: %d events in window starting %d", alert["rule"],
                 alert["count"], alert["window_start"])
-
-
-async def _email_operators(alerts: list[dict]) -> None:
     merchants = context.merchants()
-    requests = [request for alert in alerts for merchant_id in alert["merchant_ids"][:3]
-                for request in risk_alert_requests(alert, merchants[merchant_id])]
-    for request in requests:
-        await email_topic.send(key=request["recipient_id"].encode(), value=REGISTRY.encode(
-            "notification_request", request, check=False))
-        metrics.ROUTED.labels(request["template"], request["category"],
-                              request["priority"], request["channel"]).inc()
+    for merchant_id in alert["merchant_ids"][:3]:
+        for request in risk_alert_requests(alert, merchants[merchant_id]):
+            changelog.send(email_topic.get_topic_name(), request["recipient_id"].encode(),
+                           REGISTRY.encode("notification_request", request, check=False))
+            metrics.ROUTED.labels(request["template"], request["category"],
+                                  request["priority"], request["channel"]).inc()
 
 
 @app.timer(interval=60.0)
