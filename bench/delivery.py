@@ -1,7 +1,9 @@
 """``python -m bench delivery``: one ordercast worker delivering email against
 the fake SES endpoint, next to the boto3 ceiling (a tight loop of
 ``sesv2.send_email`` on one shared client and a thread pool of the same
-concurrency, same endpoint, same messages), and the rate-limited run.
+concurrency, same endpoint, same messages), the lean pipeline of
+``bench.lean`` (the same per-send work without faust: how close any worker
+design could get) and the rate-limited run.
 
 Notification requests go straight onto ``{prefix}ordercast.notify.email``, so
 only delivery (decode, dedup, render, send, record) is timed.
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.codec import REGISTRY
-from streams.catalog import channel_topic, full_name
+from streams.catalog import RESULTS, channel_topic, full_name
 
 from . import kafka
 from .contenders import Spy
@@ -112,6 +114,34 @@ def worker_delivery(b: Bench, requests: list[dict[str, Any]], name: str,
         b.release(name)
 
 
+def lean_delivery(b: Bench, requests: list[dict[str, Any]]) -> Drained:
+    """bench.lean on the same requests: the worker's per-send work without faust."""
+    from confluent_kafka.admin import NewTopic
+
+    name = "lean"
+    prefix = b.prefix(name)
+    kafka.provision(prefix, [channel_topic("email"), RESULTS])
+    topic = full_name(channel_topic("email"), prefix)
+    marks = f"{prefix}sends"
+    partitions = len(kafka.admin().list_topics(topic, timeout=10).topics[topic].partitions)
+    for future in kafka.admin().create_topics([NewTopic(
+            marks, partitions, 1, config={"cleanup.policy": "compact"})]).values():
+        future.result(30)
+    b.provider.reset()
+    _feed(prefix, requests)
+    child = b.children.start(name, [
+        "-m", "bench.lean", "--topic", topic, "--marks", marks,
+        "--results", full_name(RESULTS, prefix), "--group", b.app_id(name),
+        "--endpoint", b.provider.url, "--n", str(len(requests)),
+        "--concurrency", str(b.budget.concurrency)],
+        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    try:
+        return b.drain(len(requests), [child])
+    finally:
+        b.children.stop(child)
+        b.release(name)
+
+
 def limit_for(unlimited_per_s: float, wanted: float = 200.0) -> float:
     """The rate limit to test: ``wanted``, or half of what the worker does
     unlimited when that is slower, so the limiter (not the worker) sets the pace."""
@@ -127,6 +157,9 @@ def run(b: Bench, n: int, limited_seconds: float,
     d = worker_delivery(b, requests, "dlv")
     delivered = DeliveryRun("ordercast worker: notify.email -> SES", d.rate,
                             d.cpu_ms_per_event)
+    lean = lean_delivery(b, requests_for(n, first=800_000_001))
+    leanest = DeliveryRun("lean pipeline: librdkafka + threads, no faust", lean.rate,
+                          lean.cpu_ms_per_event, "yardstick, see bench/lean.py")
     if profile_dir is not None:  # an extra, untimed run under py-spy
         worker_delivery(b, requests, "dlvprof", profile_dir)
     limited_rate = limit_for(d.rate.per_s)
@@ -135,6 +168,7 @@ def run(b: Bench, n: int, limited_seconds: float,
                          ORDERCAST_AWS_SES_MAX_SEND_RATE=str(limited_rate))
     limited = DeliveryRun(f"ordercast worker, SES rate limit {limited_rate:g}/s", ld.rate,
                           ld.cpu_ms_per_event)
-    return {"runs": [ceiling, delivered, limited], "delivery_per_s": delivered.rate.per_s,
+    return {"runs": [ceiling, delivered, leanest, limited],
+            "delivery_per_s": delivered.rate.per_s, "lean_pipeline_per_s": lean.rate.per_s,
             "boto3_ceiling_per_s": ceiling.rate.per_s, "rate_limit_per_s": limited_rate,
             "rate_limited_per_s": ld.rate.per_s}
