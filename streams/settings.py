@@ -61,6 +61,9 @@ class WorkerSettings(BaseSettings):
     data_dir: Path = ROOT / ".var" / "faust"
     ses_sender: str = "noreply@ordercast.example"
     link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")
+    # the shop backend's bearer token for /inbox; unset, the inbox answers anyone
+    # who reaches the web port (local runs), and the worker says so at start
+    inbox_token: SecretStr | None = None
     link_base_url: str = "http://127.0.0.1:6066"
     link_ttl_s: int = 1800
     merchants_file: Path = ROOT / "deploy" / "merchants.example.json"

@@ -1,8 +1,9 @@
 """The worker's HTTP endpoints for people: the in-app inbox, card-key link
 redemption and the template preview (metrics and probes: streams.health).
 
-Only ``/k/{token}`` is meant for buyers' browsers. ``/inbox`` does not
-authenticate: the shop's backend calls it for its logged-in buyer. ``/templates``
+Only ``/k/{token}`` is meant for buyers' browsers. ``/inbox`` is for the
+shop's backend, which calls it for its logged-in buyer with the bearer token
+``ORDERCAST_INBOX_TOKEN`` (inbox items carry card-key links). ``/templates``
 is a review tool for staff.
 
 Inbox and redemption state lives in tables partitioned across the workers, so
@@ -15,6 +16,7 @@ and drops headers such as Location.)
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 FORWARDED = "X-Ordercast-Forwarded"  # set on a request sent on to the key's owner
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 NO_STORE = {"Cache-Control": "no-store"}
+PASSED_IN = ("Authorization",)  # request headers a forwarded request keeps
 PASSED_ON = ("Location", "Cache-Control", "Referrer-Policy", "Retry-After",
              "Content-Security-Policy")  # response headers a forwarded answer keeps
 
@@ -86,7 +89,9 @@ async def _forward(view: View, request: Request, owner: URL) -> Response:
     try:
         async with app.http_client.request(
                 request.method, target, data=await request.read() or None,
-                headers={FORWARDED: "1"}, allow_redirects=False,
+                headers={FORWARDED: "1", **{k: request.headers[k] for k in PASSED_IN
+                                            if k in request.headers}},
+                allow_redirects=False,
                 timeout=FORWARD_TIMEOUT) as resp:
             body = await resp.read()
             headers = {k: resp.headers[k] for k in PASSED_ON if k in resp.headers}
@@ -115,19 +120,43 @@ async def on_owner(view: View, request: Request, table: TableT, key: str,
 
 # -- in-app inbox -------------------------------------------------------------
 
+def bearer_ok(authorization: str | None, token: str | None) -> bool:
+    """Whether an ``Authorization`` header carries the token (always, with no
+    token configured); compared in constant time."""
+    if token is None:
+        return True
+    scheme, _, credentials = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.encode(),
+                                                              token.encode())
+
+
+def _unauthorized(view: View, request: Request) -> Response | None:
+    token = cfg.worker().inbox_token
+    if bearer_ok(request.headers.get("Authorization"),
+                 token.get_secret_value() if token else None):
+        return None
+    return view.json({"error": "unauthorized"}, status=401, headers={
+        "WWW-Authenticate": 'Bearer realm="ordercast-inbox"', **NO_STORE})
+
+
 @app.page("/inbox/{recipient_id}")
 class Inbox(View):
     async def get(self, request: Request, recipient_id: str) -> Response:
         async def read(partition: int) -> Response:
-            return self.json(inbox.view(recipient_id, inbox.inboxes.get(recipient_id)))
+            return self.json(inbox.view(recipient_id, inbox.inboxes.get(recipient_id)),
+                             headers=NO_STORE)  # items carry card-key links
 
-        return await on_owner(self, request, inbox.inboxes, recipient_id, read)
+        return (_unauthorized(self, request)
+                or await on_owner(self, request, inbox.inboxes, recipient_id, read))
 
 
 @app.page("/inbox/{recipient_id}/{notification_id}/read")
 class InboxRead(View):
     async def post(self, request: Request, recipient_id: str,
                    notification_id: str) -> Response:
+        if (refused := _unauthorized(self, request)) is not None:
+            return refused
+
         async def mark(partition: int) -> Response:
             items = inbox.inboxes.get(recipient_id)
             marked = inbox.mark_read(items, notification_id)
@@ -139,6 +168,13 @@ class InboxRead(View):
                               "unread": inbox.unread(marked)})
 
         return await on_owner(self, request, inbox.inboxes, recipient_id, mark)
+
+
+@app.task
+async def warn_open_inbox() -> None:
+    if cfg.worker().inbox_token is None and cfg.worker().role != "risk":
+        log.warning("ORDERCAST_INBOX_TOKEN is not set: /inbox answers anyone who "
+                    "reaches the web port")
 
 
 # -- card-key links -------------------------------------------------------------

@@ -107,3 +107,19 @@ def test_preview_email_page_is_sandboxed_html():
     assert "<html" in resp.text.lower() and "card key" in resp.text.lower()
     assert run(email.get(FakeRequest(), "card_key_ready", "fr-FR")).status == 404
     assert run(email.get(FakeRequest(), "nope", "en-US")).status == 404
+
+
+@pytest.mark.parametrize(("header", "token", "ok"), [
+    (None, None, True),  # no token configured: open, as for local runs
+    ("Bearer anything", None, True),
+    ("Bearer s3cret", "s3cret", True),
+    (None, "s3cret", False),
+    ("", "s3cret", False),
+    ("s3cret", "s3cret", False),
+    ("Bearer s3cre", "s3cret", False),
+    ("Bearer s3cret ", "s3cret", False),
+    ("bearer s3cret", "s3cret", True),  # the scheme is case-insensitive (RFC 9110)
+    ("Basic s3cret", "s3cret", False),
+])
+def test_bearer_token(header, token, ok):
+    assert web.bearer_ok(header, token) is ok

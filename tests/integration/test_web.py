@@ -25,21 +25,23 @@ SECRET = "integration-link-secret-" + uuid.uuid4().hex
 PAGE = "https://shop.test/keys/{ref}?from=link"
 
 
-def call(worker, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+def call(worker, method: str, path: str,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """One request, redirects not followed."""
     conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=15)
     try:
-        conn.request(method, path)
+        conn.request(method, path, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
 
 
-def settled(worker, method: str, path: str, timeout: float = 90.0):
+def settled(worker, method: str, path: str, timeout: float = 90.0,
+            headers: dict[str, str] | None = None):
     """The answer once the worker no longer says its partitions are moving (503)."""
     def answer():
-        got = call(worker, method, path)
+        got = call(worker, method, path, headers)
         return got if got[0] != 503 else None
     return wait_for(answer, timeout, 0.3, f"{method} {path} on :{worker.port} to answer")
 
@@ -67,9 +69,10 @@ def publish_request(prefix: str, request: dict) -> None:
     assert producer.flush(30) == 0
 
 
-def inbox_of(worker, recipient_id: str, count: int = 1) -> dict:
+def inbox_of(worker, recipient_id: str, count: int = 1,
+             headers: dict[str, str] | None = None) -> dict:
     def listed():
-        status, _, body = call(worker, "GET", f"/inbox/{recipient_id}")
+        status, _, body = call(worker, "GET", f"/inbox/{recipient_id}", headers)
         if status != 200:
             return None
         view = json.loads(body)
@@ -151,10 +154,13 @@ def test_card_key_link_works_once_even_after_a_worker_restart(prefix, worker_fac
 
 
 def test_two_workers_answer_for_each_other(prefix, worker_factory):
-    env = {"ORDERCAST_LINK_SECRET": SECRET, "ORDERCAST_CARD_KEY_PAGE_URL": PAGE}
+    inbox_token = "inbox-" + uuid.uuid4().hex
+    backend = {"Authorization": f"Bearer {inbox_token}"}
+    env = {"ORDERCAST_LINK_SECRET": SECRET, "ORDERCAST_CARD_KEY_PAGE_URL": PAGE,
+           "ORDERCAST_INBOX_TOKEN": inbox_token}
     workers = [worker_factory(**env), worker_factory(**env)]
     for w in workers:
-        settled(w, "GET", "/inbox/b-warmup")
+        settled(w, "GET", "/inbox/b-warmup", headers=backend)
 
     # each token's uses alternate between the workers, so some are forwarded
     for i in range(8):
@@ -169,8 +175,17 @@ def test_two_workers_answer_for_each_other(prefix, worker_factory):
     request = inapp_request()
     rid, nid = request["recipient_id"], request["notification_id"]
     publish_request(prefix, request)
-    views = [inbox_of(w, rid) for w in workers]
+    # one of the two forwards each request to the owner, token and all
+    views = [inbox_of(w, rid, headers=backend) for w in workers]
     assert views[0] == views[1]
-    assert settled(workers[1], "POST", f"/inbox/{rid}/{nid}/read")[0] == 200
-    assert settled(workers[0], "POST", f"/inbox/{rid}/{nid}/read")[0] == 200
-    assert all(inbox_of(w, rid)["unread"] == 0 for w in workers)
+    for w in workers:
+        for refused in ({}, {"Authorization": f"Bearer {inbox_token}x"},
+                        {"Authorization": inbox_token}):
+            for method, path in (("GET", f"/inbox/{rid}"), ("POST", f"/inbox/{rid}/{nid}/read")):
+                status, headers, body = call(w, method, path, refused)
+                assert (status, error_code(body)) == (401, "unauthorized")
+                assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert inbox_of(workers[0], rid, headers=backend)["unread"] == 1, "refused: nothing read"
+    assert settled(workers[1], "POST", f"/inbox/{rid}/{nid}/read", headers=backend)[0] == 200
+    assert settled(workers[0], "POST", f"/inbox/{rid}/{nid}/read", headers=backend)[0] == 200
+    assert all(inbox_of(w, rid, headers=backend)["unread"] == 0 for w in workers)
