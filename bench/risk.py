@@ -8,14 +8,14 @@ soon a card-testing alert comes out at 2,000 payment failures per second.
 Four phases; the first and third share one worker and topic namespace, the naive
 agent has its own:
 
-1. ordercast throughput: a labelled backlog (bench.risk_data.generate, mostly
-   normal traffic) is published, a worker (``python -m streams worker``, every
-   agent: it also routes and delivers the buyers' notifications through moto)
-   is started on it, and ``ordercast_risk_observations_total`` on its /metrics
-   is polled until every (rule, key) observation is counted.
-2. naive Faust throughput: the same events through one Faust agent that keeps
-   the counts in windowed tables (``table[key] += 1``, then ``.value()``
-   against the threshold), polled on its /progress page.
+1. ordercast throughput: a risk worker (``python -m streams worker``, role
+   ``risk``) is started and its consumer groups settle; then a labelled backlog
+   (bench.risk_data.generate, mostly normal traffic) is published at once, and
+   ``ordercast_risk_observations_total`` on its /metrics is polled until every
+   (rule, key) observation is counted, timed from the start of the publish.
+2. naive Faust throughput: the same, with one Faust agent that keeps the
+   counts in windowed tables (``table[key] += 1``, then ``.value()`` against
+   the threshold), polled on its /progress page.
 3. alert latency: once it has finished the backlog, the same worker is fed a
    paced stream whose event times are wall-clock time; for each alert the
    reference predicts, latency is the alert's arrival on the alert topic minus
@@ -53,7 +53,7 @@ from streams.catalog import LIFECYCLE, RISK_ALERTS, TopicSpec, full_name
 from streams.risk import DEFAULT_RULES, fields_of, keys_for
 from streams.stack import kafka_ready, moto_ready, moto_url
 
-from .kafka import delete_topics_under
+from .kafka import delete_topics_under, group_members
 from .measure import percentile
 from .procs import BenchError, Child, Children, free_port, http_ok, sigterm_as_interrupt
 from .risk_data import START_MS, generate, reference_alerts
@@ -236,19 +236,17 @@ class Throughput:
         return self.cpu_cores * self.seconds / events * 1e6
 
 
-def count_rate(read: Callable[[], float], started: Callable[[], bool], target: float,
+def count_rate(read: Callable[[], float], feed: Callable[[], None], target: float,
                obs_per_event: float, child: Child, cap_s: float,
-               first_timeout: float = 120.0, idle_timeout: float = 30.0) -> Throughput:
-    """From the moment the process starts taking the backlog (``started``) until
-    the count reaches ``target`` (or ``cap_s`` seconds later): events per second."""
-    deadline = time.monotonic() + first_timeout
-    while not started():
-        child.check()
-        if time.monotonic() > deadline:
-            raise BenchError(f"{child.name} took nothing within {first_timeout:.0f} s")
-        time.sleep(0.02)
+               idle_timeout: float = 30.0) -> Throughput:
+    """Publish the backlog (``feed``) to a process already consuming (its
+    groups stable), and time it from the first event published until the count
+    reaches ``target`` (or ``cap_s`` seconds later): events per second. Timed
+    from the publish, not from the first count seen: a worker busy with a large
+    batch answers no scrape until it is done, which would leave the batch out."""
     t0, cpu0 = time.monotonic(), cpu_seconds(child.proc.pid)
-    busy_at, cpu_then, capped = t0, cpu0, False
+    feed()
+    busy_at, cpu_then, capped = time.monotonic(), cpu0, False
     while True:
         time.sleep(0.1)  # a /metrics scrape costs the worker CPU: not too often
         child.check()
@@ -277,11 +275,14 @@ class Run:
     def prefix(self, name: str) -> str:
         return f"bench-risk-{self.run_id}-{name}."
 
+    def app_id(self, name: str) -> str:
+        return f"bench-risk-{self.run_id}-{name}"
+
     def worker(self, name: str, prefix: str, group: str | None = None) -> tuple[Child, int]:
         port = free_port()
         child = self.children.start(name, ["-m", "streams", "worker"], {
             "ORDERCAST_KAFKA_TOPIC_PREFIX": prefix,
-            "ORDERCAST_APP_ID": f"bench-risk-{self.run_id}-{group or name}",
+            "ORDERCAST_APP_ID": self.app_id(group or name),
             # its own process and consumer group: counting never waits behind delivery
             "ORDERCAST_ROLE": "risk",
             "ORDERCAST_WEB_PORT": str(port),
@@ -295,6 +296,16 @@ class Run:
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
         })
         return child, port
+
+    def wait_consuming(self, child: Child, groups: Sequence[str], timeout: float = 90.0) -> None:
+        """Until each consumer group is stable with a member: what is published
+        from then on is taken at once, not after a group join."""
+        deadline = time.monotonic() + timeout
+        while not all(group_members(g) > 0 for g in groups):
+            child.check()
+            if time.monotonic() > deadline:
+                raise BenchError(f"{child.name}: groups {groups} not stable after {timeout:.0f} s")
+            time.sleep(0.2)
 
     def wait_ready(self, child: Child, port: int, path: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -313,14 +324,14 @@ def ordercast_phases(run: Run, stream: Stream, plan: Plan
     settled: one topic namespace for both (a broker's partitions are not free)."""
     prefix = run.prefix("oc")
     topics.apply(prefix=prefix)
-    publish(full_name(PAYMENT_FAILED, prefix), stream.encoded)
     child, port = run.worker("oc", prefix)
     try:
-        run.wait_ready(child, port, "/livez")
+        run.wait_ready(child, port, "/readyz")
+        app_id = run.app_id("oc")
+        run.wait_consuming(child, [f"{app_id}-risk", f"{app_id}-risk-split"])
         result = count_rate(
             lambda: _safe(metric, port, OBSERVED),
-            lambda: _safe(metric, port, "ordercast_events_consumed_total") > 0
-            or _safe(metric, port, OBSERVED) > 0,
+            lambda: publish(full_name(PAYMENT_FAILED, prefix), stream.encoded),
             stream.observations, stream.observations / len(stream.events), child, plan.cap_s)
         alerts = read_alerts(full_name(RISK_ALERTS, prefix), _ordercast_alert,
                              set(stream.expected), 3.0 if result.capped else 10.0)
@@ -392,10 +403,9 @@ def naive_throughput(run: Run, stream: Stream, cap_s: float) -> tuple[Throughput
     prefix = run.prefix("naive")
     topics.apply((_spec(PAYMENT_FAILED, "payment_failed"), _spec(NAIVE_ALERTS, "risk_alert")),
                  prefix=prefix)
-    publish(full_name(PAYMENT_FAILED, prefix), stream.encoded)
     port = free_port()
     child = run.children.start("naive-faust", ["-m", "bench.risk", "--naive-worker"], {
-        "BENCH_APP_ID": f"bench-risk-{run.run_id}-naive",
+        "BENCH_APP_ID": run.app_id("naive"),
         "BENCH_BOOTSTRAP": bootstrap(),
         "BENCH_TOPIC": full_name(PAYMENT_FAILED, prefix),
         "BENCH_ALERTS": full_name(NAIVE_ALERTS, prefix),
@@ -404,7 +414,9 @@ def naive_throughput(run: Run, stream: Stream, cap_s: float) -> tuple[Throughput
     })
     try:
         run.wait_ready(child, port, "/progress")
-        result = count_rate(lambda: progress(port), lambda: progress(port) > 0,
+        run.wait_consuming(child, [run.app_id("naive")])
+        result = count_rate(lambda: progress(port),
+                            lambda: publish(full_name(PAYMENT_FAILED, prefix), stream.encoded),
                             stream.observations, stream.observations / len(stream.events),
                             child, cap_s)
         alerts = read_alerts(full_name(NAIVE_ALERTS, prefix), _naive_alert,
