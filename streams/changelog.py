@@ -11,7 +11,10 @@ offsets are never committed ahead of the table state they produced. faust's
 own recovery reads these records like any other. Other records under the same
 promise (risk alerts, delivery results) can go the same way, with ``send``.
 Where a write must be acknowledged before the agent goes on (delivery's
-in-flight mark), ``put_acked`` returns a future for that one record.
+in-flight mark), ``put_acked`` returns a future for that one record. Where a
+table's records must not be durable before other records (risk state saying
+an alert was raised, before the alert), ``hold`` queues the table's records
+until those are acknowledged: Kafka orders records within a partition only.
 
 One writer serves the whole worker (``streams.app.changelog``): one
 librdkafka producer, one thread serving its delivery reports.
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -66,6 +71,9 @@ class ChangelogWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flushes: list[tuple[int, asyncio.Future]] = []  # (target, waiter)
         self._settled: list[tuple[asyncio.Future, str | None]] = []  # on the report thread
+        # per table: (futures to wait for, records written since), oldest first
+        self._held: dict[str, deque[tuple[list[asyncio.Future], list[tuple]]]] = {}
+        self._held_tables: dict[str, TableT] = {}
 
     def _ensure(self) -> Producer:
         if self._producer is None:
@@ -131,32 +139,69 @@ class ChangelogWriter:
     def put(self, table: TableT, partition: int, key: Any, value: Any) -> None:
         """Set ``key`` locally and queue its changelog record on ``partition``."""
         table.data[key] = value
-        self._produce(table, partition, key, value, table.value_serializer)
+        self._record(table, partition, key, value, table.value_serializer)
 
     def put_acked(self, table: TableT, partition: int, key: Any, value: Any) -> asyncio.Future:
         """``put``, and a future that is done when this record is acknowledged
         (or fails with ChangelogFlushFailed)."""
         table.data[key] = value
         k, v = _key_bytes(table, key), _value_bytes(table, value, table.value_serializer)
-        future = asyncio.get_running_loop().create_future()
-
-        def report(err: Any, msg: Any) -> None:
-            self._on_delivery(err, msg)
-            self._settled.append((future, None if err is None else str(err)))
-
-        self._send(table.changelog_topic.get_topic_name(), k, v, {"partition": partition},
-                   report)
-        return future
+        return self._send_acked(table.changelog_topic.get_topic_name(), k, v,
+                                {"partition": partition})
 
     def drop(self, table: TableT, partition: int, key: Any) -> None:
         table.data.pop(key, None)
-        self._produce(table, partition, key, None, "raw")
+        self._record(table, partition, key, None, "raw")
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         """Queue a record for another topic under the same promise: acknowledged
         before the offsets of the batch that made it are committed. librdkafka
         sends it from its own thread at once, not when the event loop gets to it."""
         self._send(topic, key, value, {})
+
+    def send_acked(self, topic: str, key: bytes | None, value: bytes) -> asyncio.Future:
+        """``send``, and a future that is done when this record is acknowledged."""
+        return self._send_acked(topic, key, value, {})
+
+    def hold(self, table: TableT, acked: Sequence[asyncio.Future]) -> None:
+        """Produce the table's changelog records written from now on only once
+        ``acked`` (and anything held before) are acknowledged, in their order;
+        the local values change at once. ``flush`` waits for them."""
+        if not acked:
+            return
+        self._held_tables[table.name] = table
+        self._held.setdefault(table.name, deque()).append((list(acked), []))
+        for future in acked:
+            future.add_done_callback(lambda _, t=table: self._release(t))
+
+    def _record(self, table: TableT, partition: int, key: Any, value: Any,
+                serializer: Any) -> None:
+        held = self._held.get(table.name)
+        if held:
+            held[-1][1].append((partition, key, value, serializer))
+        else:
+            self._produce(table, partition, key, value, serializer)
+
+    def _release(self, table: TableT) -> None:
+        held = self._held.get(table.name)
+        while held and all(f.done() for f in held[0][0]):
+            futures, records = held[0]
+            if any(f.cancelled() or f.exception() is not None for f in futures):
+                return  # never produced: flush fails, offsets stay, the batch is redone
+            held.popleft()
+            for partition, key, value, serializer in records:
+                self._produce(table, partition, key, value, serializer)
+
+    def _send_acked(self, topic: str, key: bytes | None, value: bytes | None,
+                    where: dict[str, int]) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+
+        def report(err: Any, msg: Any) -> None:
+            self._on_delivery(err, msg)
+            self._settled.append((future, None if err is None else str(err)))
+
+        self._send(topic, key, value, where, report)
+        return future
 
     def _produce(self, table: TableT, partition: int, key: Any, value: Any,
                  value_serializer: Any) -> None:
@@ -181,6 +226,15 @@ class ChangelogWriter:
         producing all the time may not see for seconds, holding up the commit."""
         if self._producer is None:
             return
+        # what is held now; holds made while we wait belong to later batches
+        holds = [entry for held in self._held.values() for entry in held]
+        if holds:  # held records go out as their futures settle
+            await asyncio.wait({f for futures, _ in holds for f in futures}, timeout=timeout)
+            for table in self._held_tables.values():
+                self._release(table)
+            waiting = {id(entry) for entry in holds}
+            if any(id(entry) in waiting for held in self._held.values() for entry in held):
+                raise ChangelogFlushFailed("table records held behind unacknowledged ones")
         target = self._produced
         if self._acked < target:
             waiter = asyncio.get_running_loop().create_future()

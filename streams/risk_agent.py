@@ -129,10 +129,11 @@ def count(observations) -> None:
     """Run the rules over the observations, publish the alerts they raise (and
     their operator emails) and write each touched key's state back once.
     Synchronous: the two ways into it (hand-over and topic) never interleave
-    half-way. Everything goes through one librdkafka producer, alerts and
-    emails first: the state that says an alert was raised is never durable
-    before the alert."""
+    half-way. The state records wait for the alerts' and emails'
+    acknowledgements (``hold``): the state that says an alert was raised is
+    never durable before the alert."""
     touched: dict[str, tuple[int, KeyState]] = {}
+    sent: list = []  # acknowledgement futures of this call's alerts and emails
     observed: Counter[str] = Counter()  # per rule: one metric update per call, not per event
     for partition, key, fields in observations:
         try:
@@ -145,11 +146,12 @@ def count(observations) -> None:
         touched[key] = (partition, new)
         observed[rule.name] += 1
         for alert in alerts:
-            _publish(alert)
+            sent += _publish(alert)
     for rule_name, n in observed.items():
         metrics.RISK_OBSERVED.labels(rule_name).inc(n)
     # Alerts and state are queued before faust acks the batch, and flushed
     # before it commits: a kill never keeps the offsets and loses the counts.
+    changelog.hold(risk_state, sent)
     for key, (partition, new) in touched.items():
         # the partition rides along so the expiry sweep can write tombstones
         changelog.put(risk_state, partition, key, {**new.to_dict(), "_p": partition})
@@ -165,19 +167,22 @@ async def risk_count(stream):
         count(_observations(fresh))
 
 
-def _publish(alert: dict) -> None:
-    changelog.send(alerts_topic.get_topic_name(), alert["key_value"].encode(),
-                   REGISTRY.encode("risk_alert", alert, check=False))
+def _publish(alert: dict) -> list:
+    """Send the alert and its operator emails; their acknowledgement futures."""
+    sent = [changelog.send_acked(alerts_topic.get_topic_name(), alert["key_value"].encode(),
+                                 REGISTRY.encode("risk_alert", alert, check=False))]
     metrics.RISK_ALERTS.labels(alert["rule"]).inc()
     log.warning("risk alert %s: %d events in window starting %d", alert["rule"],
                 alert["count"], alert["window_start"])
     merchants = context.merchants()
     for merchant_id in alert["merchant_ids"][:3]:
         for request in risk_alert_requests(alert, merchants[merchant_id]):
-            changelog.send(email_topic.get_topic_name(), request["recipient_id"].encode(),
-                           REGISTRY.encode("notification_request", request, check=False))
+            sent.append(changelog.send_acked(
+                email_topic.get_topic_name(), request["recipient_id"].encode(),
+                REGISTRY.encode("notification_request", request, check=False)))
             metrics.ROUTED.labels(request["template"], request["category"],
                                   request["priority"], request["channel"]).inc()
+    return sent
 
 
 @app.timer(interval=60.0)
