@@ -55,7 +55,15 @@ from streams.stack import kafka_ready, moto_ready, moto_url
 
 from .kafka import delete_topics_under, group_members
 from .measure import percentile
-from .procs import BenchError, Child, Children, free_port, http_ok, sigterm_as_interrupt
+from .procs import (
+    BenchError,
+    Child,
+    Children,
+    free_port,
+    http_ok,
+    sigterm_as_interrupt,
+    wait_for,
+)
 from .risk_data import START_MS, generate, reference_alerts
 
 PAYMENT_FAILED = next(s.name for s in LIFECYCLE if s.schema == "payment_failed")
@@ -300,12 +308,11 @@ class Run:
     def wait_consuming(self, child: Child, groups: Sequence[str], timeout: float = 90.0) -> None:
         """Until each consumer group is stable with a member: what is published
         from then on is taken at once, not after a group join."""
-        deadline = time.monotonic() + timeout
-        while not all(group_members(g) > 0 for g in groups):
+        def stable() -> bool:
             child.check()
-            if time.monotonic() > deadline:
-                raise BenchError(f"{child.name}: groups {groups} not stable after {timeout:.0f} s")
-            time.sleep(0.2)
+            return all(group_members(g) > 0 for g in groups)
+
+        wait_for(stable, timeout, f"{child.name}'s groups {groups} to be stable", 0.2)
 
     def wait_ready(self, child: Child, port: int, path: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

@@ -146,8 +146,9 @@ class Inbox(View):
             return self.json(inbox.view(recipient_id, inbox.inboxes.get(recipient_id)),
                              headers=NO_STORE)  # items carry card-key links
 
-        return (_unauthorized(self, request)
-                or await on_owner(self, request, inbox.inboxes, recipient_id, read))
+        if (refused := _unauthorized(self, request)) is not None:
+            return refused
+        return await on_owner(self, request, inbox.inboxes, recipient_id, read)
 
 
 @app.page("/inbox/{recipient_id}/{notification_id}/read")
