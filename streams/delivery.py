@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from aiokafka.errors import KafkaError
 from faust.types import EventT
@@ -33,7 +37,24 @@ from .wire import raw_topic
 log = logging.getLogger(__name__)
 
 INFLIGHT, SENT = "inflight", "sent"
-_sending: dict[str, asyncio.Event] = {}  # ids being sent by this process right now
+SLOW_S = 60.0  # a send in one stage for longer than this is logged as stuck
+
+
+@dataclass
+class Sending:
+    """A send in progress in this process, and where it is: an SRE's first
+    question about a worker that consumes but delivers nothing."""
+
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    stage: str = "starting"
+    since: float = field(default_factory=time.monotonic)
+
+    def enter(self, stage: str) -> None:
+        self.stage, self.since = stage, time.monotonic()
+
+
+_sending: dict[str, Sending] = {}  # ids being sent by this process right now
+metrics.SENDING.set_function(lambda: len(_sending))
 # written only through the librdkafka changelog writer, which keeps their order
 sends = app.Table("sends", default=None,
                   help="notification id -> [inflight|sent, at ms, partition]")
@@ -52,39 +73,46 @@ async def deliver(event: EventT, channel: str) -> None:
         return
     nid = request["notification_id"]
     while nid in _sending:  # the same id in another concurrent instance: let it finish
-        await _sending[nid].wait()
+        await _sending[nid].done.wait()
     status = sends.get(nid)
     if status and status[0] == SENT:
         metrics.DEDUP_HITS.labels("delivery").inc()
         return
     if status and status[0] == INFLIGHT:
         metrics.AMBIGUOUS.labels(channel).inc()  # crashed mid-send: resend, count it
-    _sending[nid] = asyncio.Event()
+    sending = _sending[nid] = Sending()
     try:
-        await _attempt(event, request, info, channel)
+        await _attempt(event, request, info, channel, sending)
     finally:
-        _sending.pop(nid).set()
+        _sending.pop(nid).done.set()
 
 
-async def _attempt(event: EventT, request, info: dispatch.RetryInfo, channel: str) -> None:
+async def _attempt(event: EventT, request, info: dispatch.RetryInfo, channel: str,
+                   sending: Sending) -> None:
     msg = event.message
     nid = request["notification_id"]
     try:
         sender = outbox.channel(channel)
+        sending.enter("render")
         message = await outbox.message_for(request)
     except (DeliveryError, TemplateProblem) as exc:  # nothing was sent: no in-flight mark
+        sending.enter("failed")
         await _failed(outbox.as_delivery_error(exc), request, info, event, channel, channel)
         return
+    sending.enter("in-flight mark")
     # tuples: kept by the million, they leave the collector's view after one pass
     await changelog.put_acked(sends, msg.partition, nid, (INFLIGHT, now_ms(), msg.partition))
+    sending.enter("provider")
     try:
         receipt = await sender.send(message)
     except DeliveryError as exc:
         changelog.drop(sends, msg.partition, nid)
         if exc.ambiguous and exc.retriable:  # the provider may have it: a retry may duplicate
             metrics.AMBIGUOUS.labels(channel).inc()
+        sending.enter("failed")
         await _failed(exc, request, info, event, channel, sender.provider)
         return
+    sending.enter("result")
     changelog.put(sends, msg.partition, nid, (SENT, receipt.accepted_at, msg.partition))
     latency_ms = max(0, receipt.accepted_at - request["occurred_at"])
     metrics.ATTEMPTS.labels(channel, sender.provider, "ok").inc()
@@ -192,6 +220,23 @@ async def adopt_ses_quota() -> None:
     if cfg.aws().ses_max_send_rate is None:
         rate = await outbox.channel("email").adopt_quota()
         log.info("SES send rate from the account quota: %s/s", rate)
+
+
+def stuck(sendings: Iterable[Sending], now: float, slow_s: float = SLOW_S) -> str | None:
+    """A line for the log about sends in one stage for over ``slow_s``, or None."""
+    ages = sorted((now - s.since, s.stage) for s in sendings if now - s.since > slow_s)
+    if not ages:
+        return None
+    by_stage = Counter(stage for _, stage in ages)
+    return (f"{len(ages)} sends stuck for over {slow_s:.0f} s ("
+            + ", ".join(f"{n} in {k!r}" for k, n in by_stage.most_common())
+            + f"); the oldest in {ages[-1][1]!r} for {ages[-1][0]:.0f} s")
+
+
+@app.timer(interval=30.0)
+async def report_stuck_sends() -> None:
+    if line := stuck(_sending.values(), time.monotonic()):
+        log.warning(line)
 
 
 @app.timer(interval=300.0)

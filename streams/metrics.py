@@ -42,6 +42,8 @@ TIMERS_PENDING = Gauge("ordercast_timers_pending",
                        "Reminders, delay notices and quiet-hours sends waiting in this worker")
 PREFERENCES = Counter("ordercast_preferences_updates", "Preference records materialised")
 DEDUP_HITS = Counter("ordercast_dedup_hits", "Duplicates suppressed", ["stage"])
+SENDING = Gauge("ordercast_sends_in_progress",
+                "Notifications between dedup check and delivery result in this worker")
 AMBIGUOUS = Counter("ordercast_ambiguous_resends",
                     "Sends in flight at a crash, re-sent after restart", ["channel"])
 RISK_ALERTS = Counter("ordercast_risk_alerts", "Risk alerts raised", ["rule"])

@@ -62,8 +62,16 @@ def app_id(prefix: str) -> str:
     return f"ordercast-{prefix.rstrip('.')}"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed  # the workers' teardown says where they were
+    return report
+
+
 @pytest.fixture
-def worker_factory(prefix: str, moto: str, tmp_path) -> Iterator:
+def worker_factory(request, prefix: str, moto: str, tmp_path) -> Iterator:
     """Start workers sharing this test's topics and consumer group."""
     started: list[Worker] = []
 
@@ -87,5 +95,8 @@ def worker_factory(prefix: str, moto: str, tmp_path) -> Iterator:
         return w.start() if start else w
 
     yield make
+    if getattr(request.node, "call_failed", False):
+        for w in started:
+            print(w.diagnose())
     for w in started:
         w.kill()

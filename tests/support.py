@@ -4,6 +4,7 @@ polling with deadlines."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -98,6 +99,30 @@ class Worker:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
+    def diagnose(self, timeout: float = 15.0) -> str:
+        """For a failed test: the worker's delivery and consumer figures, and
+        where its tasks wait (mode's SIGUSR1 dump, cut to this project's frames)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return f"worker :{self.port} is not running"
+        try:
+            figures = [line for line in self.metrics().splitlines()
+                       if line.startswith(DIAGNOSED) and not line.endswith(" 0.0")]
+        except OSError as exc:
+            figures = [f"/metrics unreadable: {exc!r}"]
+        start = self.log.stat().st_size
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        deadline, size = time.monotonic() + timeout, -1
+        while time.monotonic() < deadline:  # written by the worker's loop: wait until it stops
+            time.sleep(1.0)
+            if self.log.stat().st_size == size > start:
+                break
+            size = self.log.stat().st_size
+        with open(self.log, "rb") as f:
+            f.seek(start)
+            dump = f.read().decode(errors="replace")
+        return "\n".join([f"worker :{self.port} (pid {self.proc.pid})", *figures,
+                          *own_frames(dump)])
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
@@ -105,6 +130,27 @@ class Worker:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+
+DIAGNOSED = ("ordercast_deliveries_total", "ordercast_consumer_lag{",
+             "ordercast_consumer_stalls_total", "ordercast_ambiguous_resends_total",
+             "ordercast_retries_total", "ordercast_sends_in_progress")
+_FRAME = re.compile(r'File "[^"]*/((?:streams|channels)/[^"]+)", line (\d+), in (\S+)')
+
+
+def own_frames(dump: str) -> list[str]:
+    """From mode's task dump: each task that is inside this project's code,
+    with those frames (innermost last)."""
+    out: list[str] = []
+    task, frames = "", []
+    for line in dump.splitlines() + ["  TASK"]:
+        if line.startswith("  TASK") or line.startswith("THREAD"):
+            if frames:
+                out.append(f"{task}: " + " > ".join(frames))
+            task, frames = line.strip(), []
+        elif m := _FRAME.search(line):
+            frames.append(f"{m[1]}:{m[2]} {m[3]}")
+    return out
 
 
 def consume(topic: str, until: Callable[[list], bool] | int, timeout: float = 60.0,
