@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import faust
 
-from . import fetchwait
+from . import fetchwait, newtopics
 from . import settings as cfg
 from .changelog import ChangelogWriter
 
@@ -23,6 +23,7 @@ COMMON = ("streams.lag", "streams.health")  # streams.lag runs streams.watchdog
 
 _k, _w = cfg.kafka(), cfg.worker()
 fetchwait.install(_k.fetch_max_wait_ms)
+newtopics.install()
 APP_ID = f"{_w.app_id}-risk" if _w.role == "risk" else _w.app_id
 (_w.data_dir / APP_ID).mkdir(parents=True, exist_ok=True)
 

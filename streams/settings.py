@@ -82,8 +82,6 @@ class WorkerSettings(BaseSettings):
     # costly in faust: shorter costs CPU. The count stage's batches cost little.
     risk_split_batch_ms: float = Field(default=10.0, gt=0, le=1000)
     risk_count_batch_ms: float = Field(default=2.0, gt=0, le=1000)
-    # How long a thread may hold the GIL while another waits (Python's default: 5).
-    gil_switch_ms: float = Field(default=5.0, gt=0, le=100)
     log_level: str = "info"
 
 

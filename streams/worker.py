@@ -27,9 +27,6 @@ def preflight() -> None:
 
 def run(loglevel: str = "info") -> None:
     preflight()
-    from . import settings
-
-    sys.setswitchinterval(settings.worker().gil_switch_ms / 1000)
     from .app import app
 
     sys.argv = ["ordercast", "worker", "--loglevel", loglevel]
