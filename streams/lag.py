@@ -10,6 +10,7 @@ name, as in ordercast_events_consumed_total.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 
@@ -66,23 +67,44 @@ def publish(lags: Mapping[Labels, int], group: str | None = None) -> None:
     _reported[group] = set(lags)
 
 
+ANSWER_S = 10.0  # the consumer thread answers offset queries within this, or is stuck
+QUIET_TICKS = 3  # failed ticks in a row before they are logged as a warning
+_misses = {"rebalancing": 0, "offsets": 0}
+
+
+def _missed(what: str, detail: str) -> None:
+    """Count a tick that could not look; say so once it is no longer a blip:
+    the stall watchdog is blind for as long."""
+    _misses[what] += 1
+    level = logging.WARNING if _misses[what] == QUIET_TICKS else logging.DEBUG
+    log.log(level, "consumer lag not updated for %d ticks (%s): %s; the stall watchdog "
+            "cannot look either", _misses[what], what, detail)
+
+
 @app.timer(interval=5.0)
 async def report_consumer_lag() -> None:
     consumer = app.consumer
-    if consumer is None or app.rebalancing:
-        return  # the assignment is about to change; report the new one next time
+    if consumer is None:
+        return
+    if app.rebalancing:  # the assignment is about to change; report the new one next time
+        _missed("rebalancing", "a rebalance is under way")
+        return
+    _misses["rebalancing"] = 0
     catalog = _catalog()
     try:
         assigned = [tp for tp in consumer.assignment() if tp.topic in catalog]
-        log_end = await consumer.highwaters(*assigned) if assigned else {}
+        log_end = (await asyncio.wait_for(consumer.highwaters(*assigned), ANSWER_S)
+                   if assigned else {})
         # faust's own record of the group's committed offsets (seeked on assignment,
         # updated on every commit): no round trip to the coordinator
         committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
         fresh = [tp for tp, offset in committed.items() if offset is None and log_end.get(tp)]
-        earliest = await consumer.earliest_offsets(*fresh) if fresh else {}
+        earliest = (await asyncio.wait_for(consumer.earliest_offsets(*fresh), ANSWER_S)
+                    if fresh else {})
     except (KafkaError, ConsumerNotStarted, TimeoutError) as exc:
-        log.debug("consumer lag not updated: %r", exc)
+        _missed("offsets", repr(exc))
         return
+    _misses["offsets"] = 0
     publish(partition_lags(assigned, catalog, log_end, committed, earliest))
     if assigned:
         await watchdog.check(consumer, assigned, log_end)

@@ -135,21 +135,29 @@ class Worker:
 DIAGNOSED = ("ordercast_deliveries_total", "ordercast_consumer_lag{",
              "ordercast_consumer_stalls_total", "ordercast_ambiguous_resends_total",
              "ordercast_retries_total", "ordercast_sends_in_progress")
-_FRAME = re.compile(r'File "[^"]*/((?:streams|channels)/[^"]+)", line (\d+), in (\S+)')
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
+_OWN = re.compile(r"/((?:streams|channels)/.+)$")
+_LIB = re.compile(r"/(?:site-packages|python3\.\d+)/(.+)$")
 
 
-def own_frames(dump: str) -> list[str]:
-    """From mode's task dump: each task that is inside this project's code,
-    with those frames (innermost last)."""
+def own_frames(dump: str, thread_frames: int = 3) -> list[str]:
+    """From mode's dump: each task that is inside this project's code, with
+    those frames, and each thread with its innermost frames wherever they are
+    (a thread stuck in a library is the finding). Innermost last."""
     out: list[str] = []
-    task, frames = "", []
+    block, frames = "", []
     for line in dump.splitlines() + ["  TASK"]:
         if line.startswith("  TASK") or line.startswith("THREAD"):
+            if block.startswith("THREAD"):
+                frames = frames[-thread_frames:]
+            else:
+                frames = [f for f in frames if f.startswith(("streams/", "channels/"))]
             if frames:
-                out.append(f"{task}: " + " > ".join(frames))
-            task, frames = line.strip(), []
+                out.append(f"{block}: " + " > ".join(frames))
+            block, frames = line.strip(), []
         elif m := _FRAME.search(line):
-            frames.append(f"{m[1]}:{m[2]} {m[3]}")
+            where = _OWN.search(m[1]) or _LIB.search(m[1])
+            frames.append(f"{where[1] if where else m[1]}:{m[2]} {m[3]}")
     return out
 
 

@@ -57,3 +57,14 @@ def test_series_name_the_consumer_group():
     lag.publish({("orders.payment-failed", "3"): 7})
     assert {s.labels["group"] for m in metrics.LAG.collect() for s in m.samples} == {app.conf.id}
     lag.publish({})
+
+
+def test_ticks_that_cannot_look_are_a_warning_once_they_are_no_blip(caplog, monkeypatch):
+    monkeypatch.setitem(lag._misses, "offsets", 0)
+    caplog.set_level("DEBUG", logger="streams.lag")
+    for _ in range(lag.QUIET_TICKS + 2):
+        lag._missed("offsets", "TimeoutError()")
+    levels = [r.levelname for r in caplog.records]
+    assert levels.count("WARNING") == 1
+    assert levels.index("WARNING") == lag.QUIET_TICKS - 1
+    assert "cannot look" in caplog.records[lag.QUIET_TICKS - 1].getMessage()
