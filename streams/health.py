@@ -7,6 +7,7 @@ import gc
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import watchdog
 from .app import app
 
 
@@ -14,6 +15,18 @@ from .app import app
 class Metrics(View):
     async def get(self, request: Request) -> Response:
         return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/consumer")
+class ConsumerState(View):
+    """Offsets and fetch flags of this worker's faust consumer, as the stall
+    watchdog sees them (no message content: as safe to expose as /metrics)."""
+
+    async def get(self, request: Request) -> Response:
+        consumer = app.consumer
+        if consumer is None:
+            return self.json({"error": "consumer not started"}, status=503)
+        return self.json(watchdog.snapshot(consumer))
 
 
 @app.page("/livez")

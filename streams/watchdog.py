@@ -63,6 +63,7 @@ class Progress:
 
 _progress = Progress()
 _repaired: set[TP] = set()  # repaired once already: the next stall asks for a rebalance
+_log_end: dict[TP, int] = {}  # as of the last tick, for snapshot()
 
 
 def _positions(consumer: Any, assigned: list[TP]) -> dict[TP, int | None]:
@@ -84,12 +85,28 @@ def _diagnosis(consumer: Any, tp: TP) -> dict[str, object]:
     }
 
 
+def snapshot(consumer: Any) -> dict[str, Any]:
+    """What the watchdog sees, for /consumer: flags that stop all fetching, and
+    per assigned partition faust's position, committed offset and fetch state."""
+    assigned = sorted(consumer.assignment())
+    positions = _positions(consumer, assigned)
+    return {
+        "flow_active": consumer.flow_active, "in_recovery": app.in_recovery,
+        "rebalancing": app.rebalancing,
+        "partitions": {f"{tp.topic}[{tp.partition}]": {
+            "position": positions[tp], "committed": consumer._committed_offset.get(tp),
+            "log_end": _log_end.get(tp), **_diagnosis(consumer, tp)} for tp in assigned},
+    }
+
+
 async def _rejoin(aio: Any) -> None:
     aio._coordinator.request_rejoin()
 
 
 async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int]) -> None:
     """One watchdog tick, on the lag timer's fresh log ends (streams.lag)."""
+    _log_end.clear()
+    _log_end.update(log_end)
     if app.in_recovery or not consumer.flow_active:
         _progress.seen.clear()  # pauses are deliberate now; start over afterwards
         return

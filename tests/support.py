@@ -3,6 +3,7 @@ polling with deadlines."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -109,6 +110,7 @@ class Worker:
                        if line.startswith(DIAGNOSED) and not line.endswith(" 0.0")]
         except OSError as exc:
             figures = [f"/metrics unreadable: {exc!r}"]
+        figures += self._consumer_state()
         start = self.log.stat().st_size
         os.kill(self.proc.pid, signal.SIGUSR1)
         deadline, size = time.monotonic() + timeout, -1
@@ -123,6 +125,25 @@ class Worker:
         return "\n".join([f"worker :{self.port} (pid {self.proc.pid})", *figures,
                           *own_frames(dump)])
 
+    def _consumer_state(self) -> list[str]:
+        """The faust consumer's flags, and its partitions not caught up or not fetched."""
+        try:
+            status, body = self.get("/consumer")
+        except OSError as exc:
+            return [f"/consumer unreadable: {exc!r}"]
+        if status != 200:
+            return [f"/consumer: {status} {body[:200]!r}"]
+        state = json.loads(body)
+        parts = state.pop("partitions")
+        out = [f"consumer: {state}"]
+        for name, p in parts.items():
+            behind = p["log_end"] is not None and min(
+                p["position"] if p["position"] is not None else -1,
+                p["committed"] if p["committed"] is not None else -1) < p["log_end"]
+            if behind or not p["faust_active"] or p["faust_paused"]:
+                out.append(f"  {name}: {p}")
+        return out
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
@@ -134,7 +155,9 @@ class Worker:
 
 DIAGNOSED = ("ordercast_deliveries_total", "ordercast_consumer_lag{",
              "ordercast_consumer_stalls_total", "ordercast_ambiguous_resends_total",
-             "ordercast_retries_total", "ordercast_sends_in_progress")
+             "ordercast_retries_total", "ordercast_sends_in_progress",
+             "ordercast_dedup_hits_total", "ordercast_dead_letters_total",
+             "ordercast_events_consumed_total")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 _OWN = re.compile(r"/((?:streams|channels)/.+)$")
 _LIB = re.compile(r"/(?:site-packages|python3\.\d+)/(.+)$")

@@ -48,6 +48,20 @@ def test_every_event_type_is_published_consumed_and_decoded(prefix, worker_facto
     wait_for(consumed, 90, message="worker to consume every event type")
     assert worker.metric("ordercast_dead_letters_total") == 0
 
+    # /consumer: what the stall watchdog sees; the events' partitions read to their end
+    def caught_up() -> dict | None:
+        status, body = worker.get("/consumer")
+        assert status == 200
+        state = json.loads(body)
+        created = {k: v for k, v in state["partitions"].items()
+                   if k.startswith(f"{prefix}orders.created[")}
+        done = created and all(p["log_end"] is not None and p["position"] == p["log_end"]
+                               for p in created.values())
+        return state if done else None
+
+    state = wait_for(caught_up, 30, message="the watchdog's view of orders.created")
+    assert state["flow_active"] and not state["rebalancing"] and not state["in_recovery"]
+
 
 def test_invalid_lines_are_reported_and_valid_ones_still_published(prefix):
     (t1, d1), (t2, d2) = [e for e in sample_events(40, seed=12) if e[0] == "order_created"][:2]
