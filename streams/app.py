@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import faust
 
-from . import fetchwait, newtopics
+from . import chaos, fetchwait, newtopics
 from . import settings as cfg
 from .changelog import ChangelogWriter
 
@@ -51,6 +51,7 @@ app = faust.App(
     stream_wait_empty=False,
     table_standby_replicas=0,
 )
+chaos.install(app)  # only with ORDERCAST_CHAOS_DROP_FETCHED (chaos tests)
 # hot tables (risk state, delivery's sends) and the records promised with them
 # go out through librdkafka: one producer for the whole worker
 changelog = ChangelogWriter(app, _k.bootstrap)

@@ -9,8 +9,17 @@ worker as a whole has consumed nothing for ``stall_s`` while some partition is
 behind: a busy worker (a backlog, a full stream buffer, slow commits) is never
 mistaken for a stuck one. The stuck partition is then handed back to faust's
 fetch set, and if the worker is still idle and behind ``stall_s`` later it asks
-the group to rebalance. Both steps are logged with what was found and counted
-in ordercast_consumer_stalls_total.
+the group to rebalance.
+
+The other way a partition gets stuck: faust's fetch loop has read its records
+(its position is at the log end) but they never reached an agent, so they are
+neither processed nor acknowledged and the committed offset stays behind; a
+restarted worker was seen sitting like that for minutes with deliveries
+waiting. When a partition's committed offset has not moved for ``stall_s``,
+none of its records is in a stream and the worker consumed nothing, it is
+fetched again from the committed offset (processing is idempotent:
+delivery's sends ledger, routing's dedup). Every step is logged with what was
+found and counted in ordercast_consumer_stalls_total{action}.
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ class Progress:
     seen: dict[TP, int | None] = field(default_factory=dict)
     behind_since: dict[TP, float] = field(default_factory=dict)
     moved_at: float | None = None  # last time any partition's position changed
+    commits: dict[TP, int | None] = field(default_factory=dict)  # committed, when stuck
+    commit_since: dict[TP, float] = field(default_factory=dict)
 
     def stalled(self, positions: Mapping[TP, int | None], log_end: Mapping[TP, int],
                 now: float, stall_s: float = STALL_S) -> list[TP]:
@@ -55,6 +66,27 @@ class Progress:
         if now - self.moved_at < stall_s:
             return []
         return sorted(tp for tp, since in self.behind_since.items() if now - since >= stall_s)
+
+    def unacknowledged(self, committed: Mapping[TP, int | None],
+                       positions: Mapping[TP, int | None], log_end: Mapping[TP, int],
+                       in_streams: set[TP], now: float, stall_s: float = STALL_S) -> list[TP]:
+        """Partitions read past their committed offset, whose committed offset
+        has not moved for ``stall_s`` while none of their records is in a stream
+        and the worker consumed nothing: records fetched and then lost on the way
+        to the agents, neither processed nor acknowledged. Call after stalled()."""
+        stuck: dict[TP, float] = {}
+        for tp, done in committed.items():
+            pos, end = positions.get(tp), log_end.get(tp)
+            if done is None or pos is None or end is None or tp in in_streams:
+                continue
+            if done < pos and done < end:
+                same = self.commits.get(tp) == done
+                stuck[tp] = self.commit_since.get(tp, now) if same else now
+        self.commit_since = stuck
+        self.commits = {tp: committed[tp] for tp in stuck}
+        if self.moved_at is None or now - self.moved_at < stall_s:
+            return []
+        return sorted(tp for tp, since in stuck.items() if now - since >= stall_s)
 
     def restart(self, now: float) -> None:
         """Give the worker a fresh ``stall_s`` after a repair."""
@@ -103,23 +135,32 @@ async def _rejoin(aio: Any) -> None:
     aio._coordinator.request_rejoin()
 
 
-async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int]) -> None:
-    """One watchdog tick, on the lag timer's fresh log ends (streams.lag)."""
+async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
+                earliest: Mapping[TP, int] | None = None) -> None:
+    """One watchdog tick, on the lag timer's fresh log ends (streams.lag);
+    ``earliest``: where partitions with nothing committed yet start."""
     _log_end.clear()
     _log_end.update(log_end)
     if app.in_recovery or not consumer.flow_active:
         _progress.seen.clear()  # pauses are deliberate now; start over afterwards
         return
     now = app.loop.time()
-    stalled = _progress.stalled(_positions(consumer, assigned), log_end, now)
-    if not stalled:
+    positions = _positions(consumer, assigned)
+    stalled = _progress.stalled(positions, log_end, now)
+    # nothing committed yet: the group starts such a partition at its earliest offset
+    committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
+    committed = {tp: (earliest or {}).get(tp) if c is None else c for tp, c in committed.items()}
+    in_streams = {m.tp for m in list(consumer._unacked_messages)}
+    lost = _progress.unacknowledged(committed, positions, log_end, in_streams, now)
+    if not stalled and not lost:
         if _progress.moved_at == now:
             _repaired.clear()  # consuming again: a later stall starts from the top
         return
-    if _repaired & set(stalled):
-        log.warning("%d partitions still behind with nothing consumed, e.g. %s[%d] (%s): "
-                    "asking the group to rebalance", len(stalled), stalled[0].topic,
-                    stalled[0].partition, _diagnosis(consumer, stalled[0]))
+    if _repaired & {*stalled, *lost}:
+        tp = next(iter(_repaired & {*stalled, *lost}))
+        log.warning("%d partitions still stuck with nothing consumed, e.g. %s[%d] (%s): "
+                    "asking the group to rebalance", len({*stalled, *lost}), tp.topic,
+                    tp.partition, _diagnosis(consumer, tp))
         metrics.STALLS.labels("rebalance").inc()
         _repaired.clear()
         try:
@@ -128,7 +169,20 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int]) ->
         except (KafkaError, ConsumerNotStarted, AttributeError) as exc:
             log.warning("could not ask for a rebalance: %r", exc)
     else:
+        for tp in lost:
+            log.warning("partition %s[%d] read to %s but committed at %d for %.0f s with none "
+                        "of its records in a stream (%s): fetching again from %d", tp.topic,
+                        tp.partition, positions[tp], committed[tp], STALL_S,
+                        _diagnosis(consumer, tp), committed[tp])
+            metrics.STALLS.labels("rewind").inc()
+            _repaired.add(tp)
+            try:  # on the consumer's own thread; faust's read offset follows
+                await consumer.seek_wait({tp: committed[tp]})
+            except (KafkaError, ConsumerNotStarted, TimeoutError) as exc:
+                log.warning("could not fetch %s[%d] again: %r", tp.topic, tp.partition, exc)
         for tp in stalled:
+            if tp in lost:
+                continue  # the seek above fetches it again
             log.warning("partition %s[%d] behind its log end, nothing consumed for %.0f s "
                         "(%s): resuming it", tp.topic, tp.partition, STALL_S,
                         _diagnosis(consumer, tp))

@@ -137,6 +137,8 @@ class Worker:
         parts = state.pop("partitions")
         out = [f"consumer: {state}"]
         for name, p in parts.items():
+            if p["log_end"] is None:
+                continue  # not a catalog topic (table changelogs are paused by design)
             behind = p["log_end"] is not None and min(
                 p["position"] if p["position"] is not None else -1,
                 p["committed"] if p["committed"] is not None else -1) < p["log_end"]

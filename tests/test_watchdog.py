@@ -53,3 +53,40 @@ def test_restart_gives_a_fresh_stall_time():
     p.restart(now=20.0)
     assert p.stalled({A: 1}, {A: 9}, now=39.0, stall_s=20) == []
     assert p.stalled({A: 1}, {A: 9}, now=40.0, stall_s=20) == [A]
+
+
+# -- records read but never acknowledged --------------------------------------------
+
+
+def _lost(p: Progress, committed, positions, log_end, now, in_streams=frozenset()):
+    p.stalled(positions, log_end, now=now, stall_s=20)
+    return p.unacknowledged(committed, positions, log_end, set(in_streams), now=now, stall_s=20)
+
+
+def test_read_to_the_end_but_committed_behind_for_the_stall_time_is_lost():
+    p = Progress()
+    assert _lost(p, {A: 40}, {A: 50}, {A: 50}, now=0.0) == []
+    assert _lost(p, {A: 40}, {A: 50}, {A: 50}, now=19.0) == []
+    assert _lost(p, {A: 40}, {A: 50}, {A: 50}, now=20.0) == [A]
+
+
+def test_a_record_in_a_stream_is_work_not_loss():
+    # a retry waiting for its due time holds the commit back, and is in a stream
+    p = Progress()
+    for now in (0.0, 20.0, 40.0):
+        assert _lost(p, {A: 40}, {A: 50}, {A: 50}, now=now, in_streams={A}) == []
+
+
+def test_a_moving_commit_or_a_moving_worker_is_never_lost():
+    p = Progress()
+    for step in range(10):  # commits advance: slow, not lost
+        assert _lost(p, {A: 10 + step}, {A: 50}, {A: 50}, now=step * 5.0) == []
+    p = Progress()
+    for step in range(10):  # B keeps being consumed: the worker is busy
+        assert _lost(p, {A: 40, B: 0}, {A: 50, B: step}, {A: 50, B: 99}, now=step * 5.0) == []
+
+
+def test_caught_up_commits_and_unknown_ends_are_never_lost():
+    p = Progress()
+    for now in (0.0, 30.0, 60.0):
+        assert _lost(p, {A: 50, B: 3}, {A: 50, B: 9}, {A: 50}, now=now) == []
