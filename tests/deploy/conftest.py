@@ -40,6 +40,8 @@ METRICS = frozenset({
     "ordercast_ambiguous_resends_total",
     "ordercast_risk_alerts_total",
     "ordercast_consumer_lag",
+    "ordercast_consumer_stalls_total",
+    "ordercast_sends_in_progress",
     "ordercast_build_info",
 })
 
