@@ -15,8 +15,8 @@ The other way a partition gets stuck: faust's fetch loop has read its records
 (its position is at the log end) but they never reached an agent, so they are
 neither processed nor acknowledged and the committed offset stays behind; a
 restarted worker was seen sitting like that for minutes with deliveries
-waiting. When a partition's committed offset has not moved for ``stall_s``,
-none of its records is in a stream and the worker consumed nothing, it is
+waiting. When a partition's committed offset has not moved for ``stall_s``
+while no record at all was in a stream and the worker consumed nothing, it is
 fetched again from the committed offset (processing is idempotent:
 delivery's sends ledger, routing's dedup). Every step is logged with what was
 found and counted in ordercast_consumer_stalls_total{action}.
@@ -71,13 +71,17 @@ class Progress:
                        positions: Mapping[TP, int | None], log_end: Mapping[TP, int],
                        in_streams: set[TP], now: float, stall_s: float = STALL_S) -> list[TP]:
         """Partitions read past their committed offset, whose committed offset
-        has not moved for ``stall_s`` while none of their records is in a stream
+        has not moved for ``stall_s`` while no record at all was in a stream
         and the worker consumed nothing: records fetched and then lost on the way
-        to the agents, neither processed nor acknowledged. Call after stalled()."""
+        to the agents, neither processed nor acknowledged. Call after stalled().
+
+        Any record in a stream (a retry waiting for its due time, a slow send)
+        restarts the clock: other records may then sit in a channel queue behind
+        it, which looks the same from here and is no loss."""
         stuck: dict[TP, float] = {}
         for tp, done in committed.items():
             pos, end = positions.get(tp), log_end.get(tp)
-            if done is None or pos is None or end is None or tp in in_streams:
+            if done is None or pos is None or end is None or in_streams:
                 continue
             if done < pos and done < end:
                 same = self.commits.get(tp) == done
@@ -145,7 +149,13 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
         _progress.seen.clear()  # pauses are deliberate now; start over afterwards
         return
     now = app.loop.time()
+    # no position at all: faust has neither read nor seeked it since the assignment
+    # (seen after a restart, with the group's offset never fetched): where the
+    # group would start it is the earliest offset, as far as faust knows
     positions = _positions(consumer, assigned)
+    unplaced = {tp for tp, pos in positions.items() if pos is None}
+    positions = {tp: (earliest or {}).get(tp) if pos is None else pos
+                 for tp, pos in positions.items()}
     stalled = _progress.stalled(positions, log_end, now)
     # nothing committed yet: the group starts such a partition at its earliest offset
     committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
@@ -156,11 +166,13 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
         if _progress.moved_at == now:
             _repaired.clear()  # consuming again: a later stall starts from the top
         return
-    if _repaired & {*stalled, *lost}:
-        tp = next(iter(_repaired & {*stalled, *lost}))
-        log.warning("%d partitions still stuck with nothing consumed, e.g. %s[%d] (%s): "
-                    "asking the group to rebalance", len({*stalled, *lost}), tp.topic,
-                    tp.partition, _diagnosis(consumer, tp))
+    # a partition never fetched: seeking it did not help where it was seen, a new
+    # assignment did, so it goes straight to the last step
+    if _repaired & {*stalled, *lost} or unplaced & set(stalled):
+        tp = next(iter((_repaired | unplaced) & {*stalled, *lost}))
+        log.warning("%d partitions stuck with nothing consumed (never fetched, or repaired "
+                    "once already), e.g. %s[%d] (%s): asking the group to rebalance",
+                    len({*stalled, *lost}), tp.topic, tp.partition, _diagnosis(consumer, tp))
         metrics.STALLS.labels("rebalance").inc()
         _repaired.clear()
         try:
@@ -170,8 +182,8 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
             log.warning("could not ask for a rebalance: %r", exc)
     else:
         for tp in lost:
-            log.warning("partition %s[%d] read to %s but committed at %d for %.0f s with none "
-                        "of its records in a stream (%s): fetching again from %d", tp.topic,
+            log.warning("partition %s[%d] read to %s but committed at %d for %.0f s with "
+                        "nothing in any stream (%s): fetching again from %d", tp.topic,
                         tp.partition, positions[tp], committed[tp], STALL_S,
                         _diagnosis(consumer, tp), committed[tp])
             metrics.STALLS.labels("rewind").inc()
@@ -181,8 +193,8 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
             except (KafkaError, ConsumerNotStarted, TimeoutError) as exc:
                 log.warning("could not fetch %s[%d] again: %r", tp.topic, tp.partition, exc)
         for tp in stalled:
-            if tp in lost:
-                continue  # the seek above fetches it again
+            if tp in lost or tp in unplaced:
+                continue  # the seeks above fetch it again
             log.warning("partition %s[%d] behind its log end, nothing consumed for %.0f s "
                         "(%s): resuming it", tp.topic, tp.partition, STALL_S,
                         _diagnosis(consumer, tp))

@@ -71,10 +71,15 @@ def test_read_to_the_end_but_committed_behind_for_the_stall_time_is_lost():
 
 
 def test_a_record_in_a_stream_is_work_not_loss():
-    # a retry waiting for its due time holds the commit back, and is in a stream
+    # a retry waiting for its due time holds its commit back, and is in a stream;
+    # B's records may wait in the channel queue behind it
     p = Progress()
     for now in (0.0, 20.0, 40.0):
-        assert _lost(p, {A: 40}, {A: 50}, {A: 50}, now=now, in_streams={A}) == []
+        assert _lost(p, {A: 40, B: 5}, {A: 50, B: 9}, {A: 50, B: 9}, now=now,
+                     in_streams={A}) == []
+    # idle from 40 s on: the clock starts there
+    assert _lost(p, {A: 40, B: 5}, {A: 50, B: 9}, {A: 50, B: 9}, now=45.0) == []
+    assert _lost(p, {A: 40, B: 5}, {A: 50, B: 9}, {A: 50, B: 9}, now=65.0) == [A, B]
 
 
 def test_a_moving_commit_or_a_moving_worker_is_never_lost():
