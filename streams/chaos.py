@@ -1,5 +1,5 @@
 """Fault injection for chaos tests: lose fetched records on their way to the
-agents, as a faust fetch loop was seen to do after a restart.
+agents, a failure the stall watchdog guards against.
 
 ``ORDERCAST_CHAOS_DROP_FETCHED=<catalog topic>[<partition>]:<offset>:<n>``
 drops the records at offsets ``offset`` to ``offset + n - 1`` of that partition

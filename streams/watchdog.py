@@ -11,15 +11,17 @@ mistaken for a stuck one. The stuck partition is then handed back to faust's
 fetch set, and if the worker is still idle and behind ``stall_s`` later it asks
 the group to rebalance.
 
-The other way a partition gets stuck: faust's fetch loop has read its records
-(its position is at the log end) but they never reached an agent, so they are
-neither processed nor acknowledged and the committed offset stays behind; a
-restarted worker was seen sitting like that for minutes with deliveries
-waiting. When a partition's committed offset has not moved for ``stall_s``
-while no record at all was in a stream and the worker consumed nothing, it is
-fetched again from the committed offset (processing is idempotent:
-delivery's sends ledger, routing's dedup). Every step is logged with what was
-found and counted in ordercast_consumer_stalls_total{action}.
+A partition faust has no position for at all (neither read nor seeked since
+the assignment; seen on workers restarted after a SIGKILL, deliveries waiting
+for minutes) counts as sitting at its earliest offset, and goes straight to the
+rebalance: a seek did not help there, a new assignment did.
+
+Records faust's fetch loop read but never handed to an agent (its position at
+the log end, nothing acknowledged, the committed offset stuck) are fetched
+again from the committed offset when it has not moved for ``stall_s`` while no
+record at all was in a stream and the worker consumed nothing (processing is
+idempotent: delivery's sends ledger, routing's dedup). Every step is logged
+with what was found and counted in ordercast_consumer_stalls_total{action}.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""Records read by faust's fetch loop but lost before any agent saw them (seen
-once on a restarted worker: its position at the log end, the committed offset
-behind, nothing delivered, for minutes). The stall watchdog must notice the
-commit that does not move and fetch them again; every email is then delivered,
-each once."""
+"""Records read by faust's fetch loop but lost before any agent saw them: the
+position at the log end, the committed offset behind, nothing delivered. The
+stall watchdog must notice the commit that does not move and fetch them again;
+every email is then delivered, each once."""
 
 from __future__ import annotations
 
