@@ -107,4 +107,4 @@ async def report_consumer_lag() -> None:
     _misses["offsets"] = 0
     publish(partition_lags(assigned, catalog, log_end, committed, earliest))
     if assigned:
-        await watchdog.check(consumer, assigned, log_end, earliest)
+        await watchdog.check(consumer, assigned, log_end, committed, earliest)

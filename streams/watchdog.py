@@ -137,14 +137,20 @@ def snapshot(consumer: Any) -> dict[str, Any]:
     }
 
 
+def _or_earliest(offsets: Mapping[TP, int | None],
+                 earliest: Mapping[TP, int]) -> dict[TP, int | None]:
+    """``offsets`` with the unknown ones replaced by the partition's earliest offset."""
+    return {tp: earliest.get(tp) if off is None else off for tp, off in offsets.items()}
+
+
 async def _rejoin(aio: Any) -> None:
     aio._coordinator.request_rejoin()
 
 
 async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
-                earliest: Mapping[TP, int] | None = None) -> None:
-    """One watchdog tick, on the lag timer's fresh log ends (streams.lag);
-    ``earliest``: where partitions with nothing committed yet start."""
+                committed: Mapping[TP, int | None], earliest: Mapping[TP, int]) -> None:
+    """One watchdog tick, on the lag timer's fresh offsets (streams.lag): faust's
+    committed offsets, and where partitions with nothing committed yet start."""
     _log_end.clear()
     _log_end.update(log_end)
     if app.in_recovery or not consumer.flow_active:
@@ -156,12 +162,10 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
     # group would start it is the earliest offset, as far as faust knows
     positions = _positions(consumer, assigned)
     unplaced = {tp for tp, pos in positions.items() if pos is None}
-    positions = {tp: (earliest or {}).get(tp) if pos is None else pos
-                 for tp, pos in positions.items()}
+    positions = _or_earliest(positions, earliest)
     stalled = _progress.stalled(positions, log_end, now)
     # nothing committed yet: the group starts such a partition at its earliest offset
-    committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
-    committed = {tp: (earliest or {}).get(tp) if c is None else c for tp, c in committed.items()}
+    committed = _or_earliest(committed, earliest)
     in_streams = {m.tp for m in list(consumer._unacked_messages)}
     lost = _progress.unacknowledged(committed, positions, log_end, in_streams, now)
     if not stalled and not lost:
@@ -195,8 +199,8 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
             except (KafkaError, ConsumerNotStarted, TimeoutError) as exc:
                 log.warning("could not fetch %s[%d] again: %r", tp.topic, tp.partition, exc)
         for tp in stalled:
-            if tp in lost or tp in unplaced:
-                continue  # the seeks above fetch it again
+            if tp in lost:
+                continue  # the seek above fetches it again
             log.warning("partition %s[%d] behind its log end, nothing consumed for %.0f s "
                         "(%s): resuming it", tp.topic, tp.partition, STALL_S,
                         _diagnosis(consumer, tp))
