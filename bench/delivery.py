@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.codec import REGISTRY
-from streams.catalog import RESULTS, channel_topic, full_name
+from streams.catalog import BY_NAME, RESULTS, channel_topic, full_name
 
 from . import kafka
 from .contenders import Spy
@@ -123,7 +123,7 @@ def lean_delivery(b: Bench, requests: list[dict[str, Any]]) -> Drained:
     kafka.provision(prefix, [channel_topic("email"), RESULTS])
     topic = full_name(channel_topic("email"), prefix)
     marks = f"{prefix}sends"
-    partitions = len(kafka.admin().list_topics(topic, timeout=10).topics[topic].partitions)
+    partitions = BY_NAME[channel_topic("email")].partitions  # what provision just created
     for future in kafka.admin().create_topics([NewTopic(
             marks, partitions, 1, config={"cleanup.policy": "compact"})]).values():
         future.result(30)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import faust
 
-from . import chaos, fetchwait, newtopics
+from . import chaos, commitguard, fetchwait, newtopics
 from . import settings as cfg
 from .changelog import ChangelogWriter
 
@@ -52,6 +52,8 @@ app = faust.App(
     table_standby_replicas=0,
 )
 chaos.install(app)  # only with ORDERCAST_CHAOS_DROP_FETCHED (chaos tests)
+# outermost: a record the chaos fault loses has reached faust, and must hold the commit
+commitguard.install(app)
 # hot tables (risk state, delivery's sends) and the records promised with them
 # go out through librdkafka: one producer for the whole worker
 changelog = ChangelogWriter(app, _k.bootstrap)

@@ -120,7 +120,24 @@ def _diagnosis(consumer: Any, tp: TP) -> dict[str, object]:
         "faust_active": tp in (consumer._active_partitions or ()),
         "faust_paused": tp in consumer._paused_partitions,
         "faust_buffered": tp in consumer._buffered_partitions,
+        **_fetch_state(consumer, tp),
     }
+
+
+def _fetch_state(consumer: Any, tp: TP) -> dict[str, object]:
+    """aiokafka's own view of the partition (read without calling into its
+    thread): whether it has a position to fetch from, is waiting for one
+    (a committed offset or a reset), or is paused."""
+    try:
+        aio = consumer._thread._consumer
+        state = aio._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:  # not started, or no subscription yet
+        return {}
+    if state is None:
+        return {"fetch_state": "unassigned"}
+    return {"fetch_state": state._status.name.lower(), "fetch_position": state._position,
+            "fetch_awaiting_reset": state.awaiting_reset, "fetch_paused": state.paused,
+            "fetch_committed_pending": len(state._committed_futs)}
 
 
 def snapshot(consumer: Any) -> dict[str, Any]:
