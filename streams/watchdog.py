@@ -106,12 +106,18 @@ _log_end: dict[TP, int] = {}  # as of the last tick, for snapshot()
 
 def _positions(consumer: Any, assigned: list[TP]) -> dict[TP, int | None]:
     """Where faust's fetch loop is in each partition (the next offset it will
-    read), from faust's own bookkeeping: nothing here calls into the consumer
-    thread, which on every tick disturbed faust's start-up after a restart."""
+    read), from faust's own bookkeeping, else aiokafka's: nothing here calls
+    into the consumer thread, which on every tick disturbed faust's start-up
+    after a restart."""
     out: dict[TP, int | None] = {}
     for tp in assigned:
         read = consumer._read_offset.get(tp)
         out[tp] = read + 1 if read is not None else consumer._committed_offset.get(tp)
+        if out[tp] is None:
+            # faust has read nothing since the assignment (on a restarted worker,
+            # also when nothing new came after the group's committed offset):
+            # aiokafka's own position says where fetching stands
+            out[tp] = _fetch_state(consumer, tp).get("fetch_position")
     return out
 
 
@@ -174,9 +180,9 @@ async def check(consumer: Any, assigned: list[TP], log_end: Mapping[TP, int],
         _progress.seen.clear()  # pauses are deliberate now; start over afterwards
         return
     now = app.loop.time()
-    # no position at all: faust has neither read nor seeked it since the assignment
-    # (seen after a restart, with the group's offset never fetched): where the
-    # group would start it is the earliest offset, as far as faust knows
+    # no position at all: neither faust nor aiokafka has one since the assignment
+    # (aiokafka waits for the group's committed offset or a reset): where the
+    # group would start it is the earliest offset, as far as we know
     positions = _positions(consumer, assigned)
     unplaced = {tp for tp, pos in positions.items() if pos is None}
     positions = _or_earliest(positions, earliest)

@@ -3,9 +3,12 @@ whole worker consumes nothing. A busy worker is never called stuck."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from aiokafka.consumer.subscription_state import PartitionStatus
 from faust.types import TP
 
-from streams.watchdog import Progress
+from streams.watchdog import Progress, _positions
 
 A, B = TP("p.orders.created", 0), TP("p.orders.created", 1)
 
@@ -95,3 +98,24 @@ def test_caught_up_commits_and_unknown_ends_are_never_lost():
     p = Progress()
     for now in (0.0, 30.0, 60.0):
         assert _lost(p, {A: 50, B: 3}, {A: 50, B: 9}, {A: 50}, now=now) == []
+
+
+def _consumer(read: dict, committed: dict, fetch: dict):
+    """The attributes _positions reads: faust's offsets and aiokafka's states."""
+    states = {tp: SimpleNamespace(_status=PartitionStatus.CONSUMING, _position=pos,
+                                  awaiting_reset=False, paused=False, _committed_futs=[])
+              for tp, pos in fetch.items()}
+    assignment = SimpleNamespace(state_value=states.get)
+    aio = SimpleNamespace(_subscription=SimpleNamespace(
+        subscription=SimpleNamespace(assignment=assignment)))
+    return SimpleNamespace(_read_offset=read, _committed_offset=committed,
+                           _thread=SimpleNamespace(_consumer=aio))
+
+
+def test_position_is_faust_s_then_aiokafka_s_then_unknown():
+    c = _consumer(read={A: 9}, committed={B: 4}, fetch={A: 30, B: 30})
+    assert _positions(c, [A, B]) == {A: 10, B: 4}
+    # a restarted worker with nothing new after the group's committed offset:
+    # faust has read nothing, aiokafka sits at the log end, not at the earliest
+    c = _consumer(read={}, committed={}, fetch={A: 49, B: None})
+    assert _positions(c, [A, B]) == {A: 49, B: None}
