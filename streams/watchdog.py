@@ -11,10 +11,12 @@ mistaken for a stuck one. The stuck partition is then handed back to faust's
 fetch set, and if the worker is still idle and behind ``stall_s`` later it asks
 the group to rebalance.
 
-A partition faust has no position for at all (neither read nor seeked since
-the assignment; seen on workers restarted after a SIGKILL, deliveries waiting
-for minutes) counts as sitting at its earliest offset, and goes straight to the
-rebalance: a seek did not help there, a new assignment did.
+A partition faust has read nothing from since the assignment is placed where
+aiokafka's fetcher stands (on a restarted worker with nothing new after the
+group's committed offset, that is the log end). One with no position in
+either (aiokafka still waiting for a committed offset or a reset) counts as
+sitting at its earliest offset, and goes straight to the rebalance: a seek did
+not help there, a new assignment did.
 
 Records faust's fetch loop read but never handed to an agent (its position at
 the log end, nothing acknowledged, the committed offset stuck) are fetched
